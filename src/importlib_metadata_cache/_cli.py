@@ -1,0 +1,129 @@
+"""The command line: ``python -m importlib_metadata_cache <command>``.
+
+* ``status`` [``--json``]: is the cache active in this interpreter, and why
+  not; which providers are patched; each ``sys.path`` entry and its record.
+* ``verify`` [``--json``]: compare cached and uncached answers of every public
+  API on this environment, in fresh processes; print every difference; exit 1
+  on one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    print(f"importlib-metadata-cache {report['version']} on Python {report['python']}")
+    print(f"  interpreter: {report['executable']}")
+    state = "active" if report["active"] else "NOT active"
+    print(f"  cache: {state} ({report['reason']})")
+    files = report["startup_files"] or ["none found in this interpreter's site dirs"]
+    print(f"  startup files: {', '.join(files)}")
+    providers = report["providers"] or {"none": "no provider patched yet"}
+    for name, where in providers.items():
+        print(f"  provider: {name} ({where})")
+    print("  sys.path entries:")
+    for entry in report["entries"]:
+        record = entry.get("record")
+        if record is None:
+            detail = "not cached yet" if entry["kind"] == "directory" else ""
+        else:
+            detail = (
+                f"{'fresh' if record['fresh'] else 'stale'}, "
+                f"{record['distributions']} distributions, "
+                f"{record['cached_files']} cached files, "
+                f"{record['hits']} hits / {record['misses']} misses"
+            )
+        print(f"    {entry['entry'] or repr('')}: {entry['kind']}{': ' if detail else ''}{detail}")
+
+
+def _snapshot_in_subprocess(provider: str, cache: bool) -> Any:
+    env = dict(os.environ, IMPORTLIB_METADATA_CACHE="1" if cache else "0")
+    proc = subprocess.run(
+        [sys.executable, "-m", "importlib_metadata_cache", "_snapshot", provider],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"snapshot of {provider} failed:\n{proc.stdout}\n{proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from . import _snapshot
+
+    providers = ["importlib.metadata"]
+    if importlib.util.find_spec("importlib_metadata") is not None:
+        providers.append("importlib_metadata")
+    failures: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    for provider in providers:
+        off = _snapshot_in_subprocess(provider, cache=False)
+        on = _snapshot_in_subprocess(provider, cache=True)
+        counts[provider] = len(off["cold"]["distributions"][1])
+        problems = []
+        for run in ("cold", "warm"):
+            for line in _snapshot.diff(off[run], on[run]):
+                problems.append(f"{run}: {line}")
+        failures[provider] = problems
+    if args.json:
+        print(json.dumps({"distributions": counts, "differences": failures}, indent=2))
+    else:
+        for provider in providers:
+            problems = failures[provider]
+            verdict = "identical" if not problems else f"{len(problems)} DIFFERENCES"
+            print(f"{provider}: {counts[provider]} distributions, cache off vs on: {verdict}")
+            for line in problems[:200]:
+                print(f"  {line}")
+    return 1 if any(failures.values()) else 0
+
+
+def _snapshot_command(args: argparse.Namespace) -> int:
+    """Hidden: print two snapshots (first and repeated query) as JSON."""
+    import importlib
+
+    from . import _snapshot
+
+    provider = importlib.import_module(args.provider)
+    cold = _snapshot.snapshot(provider)
+    warm = _snapshot.snapshot(provider)
+    json.dump({"cold": cold, "warm": warm}, sys.stdout)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="importlib-metadata-cache",
+        description="A transparent cache in front of importlib.metadata.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("status", help="is the cache active here, and what it holds")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p = sub.add_parser("verify", help="compare cached and uncached answers; exit 1 on a difference")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p = sub.add_parser("_snapshot")
+    p.add_argument("provider")
+    args = parser.parse_args(argv)
+    if args.command == "status":
+        from ._status import status
+
+        report = status()
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            _print_status(report)
+        return 0
+    if args.command == "verify":
+        return _verify(args)
+    return _snapshot_command(args)

@@ -1,0 +1,143 @@
+"""Applies and undoes the patches on each provider; idempotent.
+
+A *provider* is a module that implements the path-based metadata finder:
+``importlib.metadata`` (stdlib) or ``importlib_metadata`` (the backport, also
+when setuptools' vendored copy is imported under that name). Only its two
+lowest layers are replaced, so that each provider's own code still builds the
+order, dedup, types, warnings and errors of every public API:
+
+* ``FastPath.search``: the per-entry listing comes from the record
+  (``_record.lookup_for``) instead of a fresh ``os.listdir``;
+* ``PathDistribution.read_text``: the small metadata files come from the
+  record (``_record.read_text``) instead of being re-read and re-decoded.
+
+This works in either import order: the backport deletes
+``PathFinder.find_distributions`` and appends its own finder, but that finder
+searches with the backport's ``FastPath`` and builds the backport's
+``PathDistribution``, which are patched too. No finder is added, so nothing
+is ever reported twice; third-party finders are left alone.
+
+``importlib.invalidate_caches()`` drops the in-memory records on every
+supported version: the path finder's ``invalidate_caches`` is wrapped, since on
+3.10-3.12.2 it does not reach the metadata finder at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+from . import _log, _record
+
+__all__ = ["enabled", "patch_provider", "patched", "unpatch_all"]
+
+#: Flipped off by tests and ``verify`` to get the native answers in-process.
+enabled = True
+
+#: provider module name -> the module object that was patched
+patched: dict[str, Any] = {}
+
+#: (owner, attribute, original descriptor), in the order they were replaced
+_undo: list[tuple[Any, str, Any]] = []
+
+
+def patch_provider(module: Any) -> None:
+    """Patch ``module`` (idempotent; a reloaded module is patched again)."""
+    name = module.__name__
+    if patched.get(name) is module:
+        return
+    fast_path = module.FastPath
+    lookup = module.Lookup
+    dist = module.PathDistribution
+    finder = module.MetadataPathFinder
+    search = vars(fast_path)["search"]
+    read_text = vars(dist)["read_text"]
+    if not (callable(search) and callable(read_text) and callable(lookup)):
+        raise TypeError(f"{name} does not have the expected shape")
+    _replace(fast_path, "search", _cached_search(name, search, lookup))
+    _replace(dist, "read_text", _cached_read_text(read_text))
+    _wrap_invalidate(finder)
+    _wrap_invalidate(_path_finder())
+    patched[name] = module
+    if _log.enabled:
+        _log.debug(f"patched {name} ({getattr(module, '__file__', '?')})")
+
+
+def unpatch_all() -> None:
+    """Restore every patched attribute and drop the records."""
+    while _undo:
+        owner, attr, original = _undo.pop()
+        setattr(owner, attr, original)
+    patched.clear()
+    _record.clear()
+
+
+def _replace(owner: Any, attr: str, new: Any) -> None:
+    _undo.append((owner, attr, vars(owner)[attr]))
+    setattr(owner, attr, new)
+
+
+def _path_finder() -> Any:
+    return sys.modules["_frozen_importlib_external"].PathFinder
+
+
+def _wrap_invalidate(owner: Any) -> None:
+    """Make ``owner.invalidate_caches`` drop our records too, keeping its kind.
+
+    On 3.10 the stdlib metadata finder's method is a plain function (calling it
+    on the class raises ``TypeError``); it stays one, so that error stays too.
+    """
+    original = vars(owner).get("invalidate_caches")
+    if original is None or getattr(original, "_imc_wrapped", False):
+        return
+    func = getattr(original, "__func__", original)
+    if getattr(func, "_imc_wrapped", False):
+        return
+
+    @functools.wraps(func)
+    def invalidate_caches(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _record.clear()
+
+    invalidate_caches._imc_wrapped = True  # type: ignore[attr-defined]
+    if isinstance(original, classmethod):
+        new: Any = classmethod(invalidate_caches)
+    elif isinstance(original, staticmethod):
+        new = staticmethod(invalidate_caches)
+    else:
+        new = invalidate_caches
+    _replace(owner, "invalidate_caches", new)
+
+
+def _cached_search(provider: str, native: Any, lookup_class: Any) -> Any:
+    lookup_for = _record.lookup_for
+    miss = _record.MISS
+
+    @functools.wraps(native)
+    def search(self: Any, prepared: Any) -> Any:
+        if enabled:
+            lookup = lookup_for(self.root, provider, lookup_class)
+            if lookup is not miss:
+                return lookup.search(prepared)
+        return native(self, prepared)
+
+    return search
+
+
+def _cached_read_text(native: Any) -> Any:
+    read_cached = _record.read_text
+    cached_files = _record.CACHED_FILES
+    miss = _record.MISS
+
+    @functools.wraps(native)
+    def read_text(self: Any, filename: Any) -> Any:
+        if enabled and type(filename) is str and filename in cached_files:
+            text = read_cached(vars(self).get("_path"), filename)
+            if text is not miss:
+                return text
+        return native(self, filename)
+
+    return read_text

@@ -1,0 +1,202 @@
+"""What the cache holds for one ``sys.path`` entry, and how it is filled.
+
+A *record* describes one directory on ``sys.path``:
+
+* ``stamp``/``children``: the directory's stamp and its ``os.listdir`` listing,
+  in the native (unsorted) order; the listing is trusted only while the stamp
+  is unchanged and was settled when it was taken (see ``_stamp``);
+* ``texts``: for each distribution in it, the small metadata files that the
+  native code reads (``METADATA``, ``PKG-INFO``, ``entry_points.txt``,
+  ``top_level.txt``, and a legacy ``*.egg-info`` file itself), each kept with
+  the stamp of that very file. A file rewritten in place (``setup.py develop``
+  rewrites ``*.egg-info/entry_points.txt``), replaced, removed or re-created
+  changes that stamp, so the next read goes to the disk.
+
+Absent files, unreadable files and files that do not decode are never cached:
+those answers come from the native code, which raises or returns ``None``
+exactly as it would without us.
+
+Records hold plain ``str``/``int``/``tuple`` data only (the native ``Lookup``
+objects built from a listing are kept aside, per provider), so a record can be
+persisted as it is. Relative entries (``''``, ``'src'``) are never cached:
+their meaning changes with the working directory.
+
+Nothing here may raise into a patched method: every failure is a ``MISS`` and
+the caller answers with the native code.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import stat as _statmod
+from typing import Any
+
+from . import _log
+from ._stamp import Stamp, now, settled, stamp
+
+__all__ = ["CACHED_FILES", "MISS", "Record", "clear", "lookup_for", "read_text", "records"]
+
+#: Files whose text is cached; ``''`` is a legacy ``*.egg-info`` *file* itself.
+CACHED_FILES = frozenset({"METADATA", "PKG-INFO", "entry_points.txt", "top_level.txt", ""})
+
+#: The one concrete ``pathlib`` class the native code builds for a directory entry.
+PATH_TYPE = type(pathlib.Path())
+
+MISS: Any = object()
+
+
+class Record:
+    """The cached data of one directory on ``sys.path``."""
+
+    __slots__ = ("children", "hits", "lookups", "misses", "path", "stamp", "texts", "trusted")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.stamp: Stamp | None = None
+        self.children: tuple[str, ...] | None = None
+        self.trusted = False
+        # (child, filename) -> (stamp of that file, its text)
+        self.texts: dict[tuple[str, str], tuple[Stamp, str]] = {}
+        # (provider name, literal root) -> that provider's native Lookup; not persisted
+        self.lookups: dict[tuple[str, str], Any] = {}
+        self.hits = 0
+        self.misses = 0
+
+
+#: Records by directory path, spelled as ``str(pathlib.Path(entry))``.
+records: dict[str, Record] = {}
+
+#: Literal ``sys.path`` entries to their record key (``'/a/b/'`` -> ``'/a/b'``).
+_keys: dict[str, str] = {}
+
+
+def clear() -> None:
+    """Drop everything held in memory (``importlib.invalidate_caches()``)."""
+    records.clear()
+    _keys.clear()
+
+
+def _record(key: str) -> Record:
+    record = records.get(key)
+    if record is None:
+        record = records.setdefault(key, Record(key))
+    return record
+
+
+class _Listing:
+    """Stands in for a native ``FastPath`` while a native ``Lookup`` is built."""
+
+    __slots__ = ("_children", "root")
+
+    def __init__(self, root: str, children: tuple[str, ...]) -> None:
+        self.root = root
+        self._children = children
+
+    def children(self) -> tuple[str, ...]:
+        return self._children
+
+    def joinpath(self, child: str) -> pathlib.Path:
+        return pathlib.Path(self.root, child)
+
+
+def lookup_for(root: object, provider: str, lookup_class: Any) -> Any:
+    """The provider's native ``Lookup`` for ``root`` from a valid record, or ``MISS``.
+
+    One ``stat`` of the entry per call, as the native ``FastPath.mtime`` does;
+    the listing is taken again when the stamp changed or was not settled.
+    """
+    if type(root) is not str or not os.path.isabs(root):
+        return MISS
+    try:
+        key = _keys.get(root)
+        if key is None:
+            key = _keys.setdefault(root, str(pathlib.Path(root)))
+        st = os.stat(root)
+        if not _statmod.S_ISDIR(st.st_mode):
+            return MISS  # a zip file or anything else: native code
+        current = stamp(st)
+        record = _record(key)
+        if record.children is None or record.stamp != current or not record.trusted:
+            observed_at = now()
+            children = tuple(os.listdir(root))
+            _relist(record, current, children, settled(current, observed_at))
+            if _log.enabled:
+                _log.debug(f"listed {root!r}: {len(children)} children")
+        else:
+            record.hits += 1
+        lookup = record.lookups.get((provider, root))
+        if lookup is None:
+            lookup = lookup_class(_Listing(root, record.children))  # type: ignore[arg-type]
+            record.lookups[(provider, root)] = lookup
+        return lookup
+    except Exception as exc:
+        if _log.enabled:
+            _log.debug(f"listing {root!r} falls back to the native code: {exc!r}")
+        return MISS
+
+
+def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: bool) -> None:
+    record.misses += 1
+    present = set(children)
+    texts = {k: v for k, v in record.texts.items() if k[0] in present}
+    # Swap in whole new objects: a reader in another thread sees either state.
+    record.lookups = {}
+    record.texts = texts
+    record.children = children
+    record.stamp = current
+    record.trusted = trusted
+
+
+def read_text(path: object, filename: str) -> Any:
+    """The text the native ``read_text`` would return, or ``MISS`` to ask it.
+
+    ``path`` is the distribution's ``_path``. Served from memory when the file's
+    stamp is the one recorded with its text; one ``stat`` either way.
+    """
+    if type(path) is not PATH_TYPE:
+        return MISS
+    try:
+        where = str(path)
+        if not os.path.isabs(where):
+            return MISS
+        file = os.path.join(where, filename) if filename else where
+        try:
+            st = os.stat(file)
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # what the native open() meets, and answers with None
+        if not _statmod.S_ISREG(st.st_mode):
+            return MISS
+        current = stamp(st)
+        key, child = os.path.split(where)
+        record = records.get(key)
+        if record is None:
+            record = _record(key)
+        texts = record.texts
+        cached = texts.get((child, filename))
+        if cached is not None and cached[0] == current:
+            record.hits += 1
+            return cached[1]
+        record.misses += 1
+        observed_at = now()
+        try:
+            with open(file, "rb") as handle:
+                opened = stamp(os.fstat(handle.fileno()))
+                data = handle.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return MISS  # the native read raises its own, identical error
+        if "\r" in text:  # universal newlines, as the native text-mode read
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if opened == current and settled(current, observed_at):
+            texts[(child, filename)] = (current, text)
+        elif _log.enabled:
+            _log.debug(f"not caching {file!r}: changed within the settle window")
+        return text
+    except Exception as exc:
+        if _log.enabled:
+            _log.debug(f"reading {path!r}/{filename!r} falls back to the native code: {exc!r}")
+        return MISS

@@ -1,0 +1,110 @@
+"""Shared fixtures: the providers under test, and the differential oracle.
+
+The suite runs inside a tox venv where the built wheel is installed, so the
+``.pth`` file is live: with ``IMPORTLIB_METADATA_CACHE`` unset the cache is
+active in this very process. ``IMC_TEST_BACKPORT`` (``before``/``after``) makes
+the backport be imported before activation (here, at conftest import, which
+pytest does after the ``.pth`` ran... so "before" re-activates below) or
+after it.
+
+In-process tests patch the providers explicitly, so they exercise the cache
+even in the ``-off`` tox env; subprocess tests set the off switch themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from importlib_metadata_cache import _patch, _record, _snapshot, _stamp, _startup
+
+#: Short settle window for the tests (the default is 2 s); see ``_stamp``.
+SETTLE_MS = 50
+os.environ["IMPORTLIB_METADATA_CACHE_SETTLE_MS"] = str(SETTLE_MS)
+_stamp.SETTLE_NS = SETTLE_MS * 1_000_000
+
+BACKPORT = os.environ.get("IMC_TEST_BACKPORT", "")
+
+if BACKPORT == "before":
+    # Make the backport's import precede activation in this process.
+    _startup.deactivate()
+    importlib.import_module("importlib_metadata")
+    _startup.activate()
+
+import importlib.metadata as stdlib_metadata  # noqa: E402
+
+if BACKPORT == "after":
+    importlib.import_module("importlib_metadata")
+
+
+def providers() -> list[Any]:
+    """The provider modules a caller of this process can use."""
+    found = [stdlib_metadata]
+    if "importlib_metadata" in sys.modules:
+        found.append(sys.modules["importlib_metadata"])
+    return found
+
+
+def ensure_patched() -> None:
+    for module in providers():
+        _patch.patch_provider(module)
+
+
+ensure_patched()
+
+
+def native_fresh(module: Any) -> None:
+    """Forget the native listing caches, so the uncached answer is the disk's."""
+    for provider in providers():
+        provider.FastPath.__new__.cache_clear()
+    del module
+
+
+def differences(module: Any) -> list[str]:
+    """Snapshot ``module`` with the cache on (twice) and off; return differences."""
+    ensure_patched()
+    on_cold = _snapshot.snapshot(module)
+    on_warm = _snapshot.snapshot(module)
+    _patch.enabled = False
+    try:
+        native_fresh(module)
+        off = _snapshot.snapshot(module)
+    finally:
+        _patch.enabled = True
+    return [f"cold: {d}" for d in _snapshot.diff(off, on_cold)] + [
+        f"warm: {d}" for d in _snapshot.diff(off, on_warm)
+    ]
+
+
+@pytest.fixture(params=[m.__name__ for m in providers()])
+def provider(request: pytest.FixtureRequest) -> Any:
+    """Each provider importable in this process."""
+    return sys.modules[request.param]
+
+
+@pytest.fixture
+def differential() -> Callable[[Any], None]:
+    """Assert that ``module``'s answers are the same with the cache off and on."""
+
+    def check(module: Any) -> None:
+        problems = differences(module)
+        assert not problems, "\n".join(problems[:50])
+
+    return check
+
+
+@pytest.fixture
+def syspath(tmp_path: Any) -> Iterator[list[str]]:
+    """A controllable ``sys.path`` prefix; restored afterwards."""
+    saved = list(sys.path)
+    _record.clear()
+    try:
+        yield sys.path
+    finally:
+        sys.path[:] = saved
+        _record.clear()
