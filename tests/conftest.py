@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import site
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -65,17 +66,28 @@ def native_fresh(module: Any) -> None:
     del module
 
 
+#: The interpreter's own site dirs (pytest, hypothesis, ...): left out of the
+#: per-test snapshots, which then cover the test's layout alone and stay fast.
+#: ``verify`` and the integration tests compare whole real environments.
+SITE_DIRS = frozenset([*site.getsitepackages(), site.getusersitepackages()])
+
+
 def differences(module: Any) -> list[str]:
     """Snapshot ``module`` with the cache on (twice) and off; return differences."""
     ensure_patched()
-    on_cold = _snapshot.snapshot(module)
-    on_warm = _snapshot.snapshot(module)
-    _patch.enabled = False
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if p not in SITE_DIRS]
     try:
-        native_fresh(module)
-        off = _snapshot.snapshot(module)
+        on_cold = _snapshot.snapshot(module)
+        on_warm = _snapshot.snapshot(module)
+        _patch.enabled = False
+        try:
+            native_fresh(module)
+            off = _snapshot.snapshot(module)
+        finally:
+            _patch.enabled = True
     finally:
-        _patch.enabled = True
+        sys.path[:] = saved
     return [f"cold: {d}" for d in _snapshot.diff(off, on_cold)] + [
         f"warm: {d}" for d in _snapshot.diff(off, on_warm)
     ]

@@ -29,8 +29,7 @@ VARIABLES = (
     (
         "IMPORTLIB_METADATA_CACHE_DEBUG",
         "unset",
-        "`1` prints one line per cache decision (hit, miss and why, fallback and "
-        "why) on stderr.",
+        "`1` prints one line per cache decision (hit, miss and why, fallback and why) on stderr.",
     ),
     (
         "IMPORTLIB_METADATA_CACHE_DIR",

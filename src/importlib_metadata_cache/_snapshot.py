@@ -11,6 +11,7 @@ carry addresses) are never recorded.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -104,7 +105,7 @@ def describe_dist(dist: Any) -> Any:
         "entry_points": capture(lambda: dist.entry_points, describe_eps),
         "files": capture(lambda: dist.files, _files),
         "requires": capture(lambda: dist.requires),
-        "read_text": {f: capture(lambda f=f: dist.read_text(f)) for f in READ_TEXT_FILES},
+        "read_text": {f: capture(functools.partial(dist.read_text, f)) for f in READ_TEXT_FILES},
     }
     if hasattr(type(dist), "origin"):
         out["origin"] = capture(lambda: dist.origin, lambda o: None if o is None else repr(vars(o)))
@@ -131,6 +132,10 @@ def _names(dists: Iterable[Any]) -> list[str]:
     return list(names)
 
 
+def _entry_points_of(provider: Any, name: str) -> Any:
+    return provider.distribution(name).entry_points
+
+
 def snapshot(provider: Any, *, per_name: bool = True) -> dict[str, Any]:
     """Everything ``provider`` answers about the current ``sys.path``."""
     out: dict[str, Any] = {}
@@ -151,10 +156,10 @@ def snapshot(provider: Any, *, per_name: bool = True) -> dict[str, Any]:
                 pass
     groups["no-such-group-imc"] = None
     out["entry_points(group)"] = {
-        g: capture(lambda g=g: provider.entry_points(group=g), describe_eps) for g in groups
+        g: capture(functools.partial(provider.entry_points, group=g), describe_eps) for g in groups
     }
     out["entry_points(name)"] = {
-        n: capture(lambda n=n: provider.entry_points(name=n), describe_eps) for n in ep_names
+        n: capture(functools.partial(provider.entry_points, name=n), describe_eps) for n in ep_names
     }
     out["packages_distributions()"] = capture(
         provider.packages_distributions, lambda m: [_type(m), sorted(m.items())]
@@ -163,16 +168,16 @@ def snapshot(provider: Any, *, per_name: bool = True) -> dict[str, Any]:
         per: dict[str, Any] = {}
         for name in _names(dists):
             per[name] = {
-                "version": capture(lambda n=name: provider.version(n)),
-                "metadata": capture(lambda n=name: provider.metadata(n), _message),
+                "version": capture(functools.partial(provider.version, name)),
+                "metadata": capture(functools.partial(provider.metadata, name), _message),
                 "distribution": capture(
-                    lambda n=name: provider.distribution(n),
+                    functools.partial(provider.distribution, name),
                     lambda d: [_type(d), _path(getattr(d, "_path", None))],
                 ),
-                "files": capture(lambda n=name: provider.files(n), _files),
-                "requires": capture(lambda n=name: provider.requires(n)),
+                "files": capture(functools.partial(provider.files, name), _files),
+                "requires": capture(functools.partial(provider.requires, name)),
                 "entry_points": capture(
-                    lambda n=name: provider.distribution(n).entry_points, describe_eps
+                    functools.partial(_entry_points_of, provider, name), describe_eps
                 ),
             }
         out["per_name"] = per
@@ -195,7 +200,7 @@ def diff(left: Any, right: Any, where: str = "") -> list[str]:
         if len(left) != len(right):
             return [f"{where}: length {len(left)} != {len(right)}: {left!r} != {right!r}"]
         out = []
-        for i, (a, b) in enumerate(zip(left, right)):
+        for i, (a, b) in enumerate(zip(left, right, strict=False)):
             out.extend(diff(a, b, f"{where}[{i}]"))
         return out
     return [] if left == right else [f"{where}: {left!r} != {right!r}"]

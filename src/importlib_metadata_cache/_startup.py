@@ -54,8 +54,9 @@ def activate() -> None:
         if not _env.enabled():
             _reason = "IMPORTLIB_METADATA_CACHE turns it off"
             return
-        _finder = _PostImportFinder()
-        sys.meta_path.insert(0, _finder)
+        finder = _PostImportFinder()
+        sys.meta_path.insert(0, finder)
+        _finder = finder
         _reason = "activated"
         for name in WATCHED:
             module = sys.modules.get(name)

@@ -1,0 +1,273 @@
+"""Hand-picked layouts and mutations, each compared cache off vs on.
+
+Every test builds a site, puts it on ``sys.path`` and asserts that every
+provider's whole snapshot (``_snapshot``) is the same with the cache off and
+on, cold and warm. The cases are the traps listed in the research notes
+(duplicates, odd names, legacy layouts, broken files, in-place edits, ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from importlib_metadata_cache import _record
+from sites import build, build_zip, dist_info, metadata
+
+SETTLE = 0.06  # longer than the tests' settle window (conftest.SETTLE_MS)
+
+EPS = "[console_scripts]\ntool = pkg.cli:main\n\n[imc.plugins]\nalpha = pkg.alpha:Plugin [extra]\n"
+
+
+def settle() -> None:
+    time.sleep(SETTLE)
+
+
+@pytest.fixture
+def site(tmp_path: Path, syspath: list[str]) -> Path:
+    root = tmp_path / "site"
+    root.mkdir()
+    syspath.insert(0, str(root))
+    return root
+
+
+def check_now_and_settled(differential: Any, provider: Any) -> None:
+    differential(provider)
+    settle()
+    differential(provider)
+    differential(provider)
+
+
+def test_plain_dist_infos(site: Path, provider: Any, differential: Any) -> None:
+    """Ordinary wheels' metadata: the common case."""
+    build(site, dist_info("alpha", "1.0", entry_points=EPS, top_level="alpha\n"))
+    build(site, dist_info("beta", "2.0", top_level="beta\nbeta_ext\n"))
+    check_now_and_settled(differential, provider)
+
+
+def test_served_from_memory_when_settled(site: Path, provider: Any) -> None:
+    """A repeated query after the settle window is answered from the record."""
+    build(site, dist_info("alpha", "1.0", entry_points=EPS))
+    settle()
+    provider.entry_points(group="imc.plugins")
+    record = _record.records[str(site)]
+    before = record.hits
+    eps = provider.entry_points(group="imc.plugins")
+    assert [ep.name for ep in eps] == ["alpha"]
+    assert record.hits > before
+    assert ("alpha-1.0.dist-info", "entry_points.txt") in record.texts
+
+
+def test_duplicates_and_odd_names(
+    site: Path, tmp_path: Path, provider: Any, differential: Any
+) -> None:
+    """Duplicates in one entry and across entries, dashed and upper-case names."""
+    build(site, dist_info("dup", "1.0", entry_points=EPS))
+    build(site, dist_info("Dup", "2.0", suffix=".egg-info"))
+    build(site, dist_info("my-dashed-pkg", "1.0"))
+    build(site, {"Upper-1.0.DIST-INFO/METADATA": metadata("Upper", "1.0")})
+    build(site, {"No.Meta-1.0.dist-info": None})
+    other = build(tmp_path / "other", dist_info("dup", "3.0", entry_points=EPS))
+    sys.path.insert(1, other)
+    check_now_and_settled(differential, provider)
+
+
+def test_legacy_layouts(site: Path, tmp_path: Path, provider: Any, differential: Any) -> None:
+    """egg-info files and dirs, and an ``.egg`` directory on sys.path."""
+    build(site, {"legacy-0.1-py3.11.egg-info": metadata("legacy", "0.1")})
+    build(site, dist_info("eggy", "1.0", suffix=".egg-info", entry_points=EPS))
+    egg = build(tmp_path / "Thing-1.0-py3.egg", {"EGG-INFO/PKG-INFO": metadata("Thing", "1.0")})
+    sys.path.insert(1, egg)
+    check_now_and_settled(differential, provider)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"bad-1.0.dist-info/entry_points.txt": "[grp]\nno equals sign here\n"},
+        {"bad-1.0.dist-info/entry_points.txt": b"[grp]\nx = mod\xff:attr\n"},
+        {"bad-1.0.dist-info/METADATA": b"Name: bad\nVersion: 1.\xff\n"},
+        {"bad-1.0.dist-info/METADATA": "\ufeffName: bad\nVersion: 1.0\n"},
+        {"bad-1.0.dist-info/METADATA": "Name: bad\r\nVersion: 1.0\r\n\r\nbody\r"},
+        {"bad-1.0.dist-info/METADATA": ""},
+        {"bad-1.0.dist-info/entry_points.txt": "orphan = before:section\n[grp]\nx=y\n"},
+    ],
+    ids=["no-equals", "eps-not-utf8", "metadata-not-utf8", "bom", "crlf", "empty", "orphan"],
+)
+def test_broken_files(site: Path, provider: Any, differential: Any, files: dict[str, Any]) -> None:
+    """Broken files raise or read exactly as without the cache."""
+    build(site, dist_info("good", "1.0", entry_points=EPS))
+    build(site, {"bad-1.0.dist-info/METADATA": metadata("bad", "1.0"), **files})
+    check_now_and_settled(differential, provider)
+
+
+def test_zip_entry(tmp_path: Path, syspath: list[str], provider: Any, differential: Any) -> None:
+    """A zip on sys.path is served by the native code, unchanged."""
+    zipped = build_zip(tmp_path / "bundle.zip", dist_info("zipped", "1.0", entry_points=EPS))
+    syspath.insert(0, zipped)
+    check_now_and_settled(differential, provider)
+
+
+def test_entry_spellings(site: Path, tmp_path: Path, provider: Any, differential: Any) -> None:
+    """The same directory twice, with a trailing slash, and through a symlink."""
+    build(site, dist_info("alpha", "1.0", entry_points=EPS))
+    link = tmp_path / "link"
+    link.symlink_to(site, target_is_directory=True)
+    sys.path[1:1] = [str(site), str(site) + "/", str(link)]
+    check_now_and_settled(differential, provider)
+
+
+def test_relative_entries_follow_the_cwd(
+    tmp_path: Path, syspath: list[str], provider: Any, differential: Any, monkeypatch: Any
+) -> None:
+    """'' and relative entries mean the current directory, whatever it is now."""
+    one = build(tmp_path / "one", dist_info("first", "1.0", entry_points=EPS))
+    two = build(tmp_path / "two", dist_info("second", "1.0", entry_points=EPS))
+    syspath[0:0] = ["", "."]
+    monkeypatch.chdir(one)
+    check_now_and_settled(differential, provider)
+    assert provider.version("first") == "1.0"
+    monkeypatch.chdir(two)
+    differential(provider)
+    assert provider.version("second") == "1.0"
+
+
+def test_install_uninstall_upgrade_reinstall(site: Path, provider: Any, differential: Any) -> None:
+    """Changes made after the record settled are seen by the next query."""
+    build(site, dist_info("stay", "1.0"))
+    settle()
+    differential(provider)
+    build(site, dist_info("new", "1.0", entry_points=EPS))
+    differential(provider)
+    assert provider.version("new") == "1.0"
+    settle()
+    differential(provider)
+    shutil.rmtree(site / "new-1.0.dist-info")
+    build(site, dist_info("new", "2.0", entry_points=EPS))
+    differential(provider)
+    assert provider.version("new") == "2.0"
+    settle()
+    differential(provider)
+    shutil.rmtree(site / "new-2.0.dist-info")
+    build(site, dist_info("new", "2.0", entry_points="[imc.plugins]\nother = x:y\n"))
+    differential(provider)
+    assert [ep.name for ep in provider.entry_points(group="imc.plugins")] == ["other"]
+    settle()
+    shutil.rmtree(site / "new-2.0.dist-info")
+    differential(provider)
+    with pytest.raises(provider.PackageNotFoundError):
+        provider.version("new")
+
+
+@pytest.mark.parametrize("suffix", [".egg-info", ".dist-info"])
+def test_in_place_edit(site: Path, provider: Any, differential: Any, suffix: str) -> None:
+    """A file rewritten in place (``setup.py develop``) is seen at once."""
+    build(site, dist_info("dev", "1.0", entry_points=EPS, suffix=suffix))
+    settle()
+    differential(provider)
+    target = site / f"dev-1.0{suffix}" / "entry_points.txt"
+    dir_stat = os.stat(target.parent)
+    with open(target, "w") as handle:  # in place: same inode, the dir is untouched
+        handle.write("[imc.plugins]\nedited = pkg.edited:Plugin\n")
+    os.utime(target.parent, ns=(dir_stat.st_atime_ns, dir_stat.st_mtime_ns))
+    names = [ep.name for ep in provider.entry_points(group="imc.plugins")]
+    assert names == ["edited"]
+    differential(provider)
+
+
+def test_mtime_set_back(site: Path, provider: Any, differential: Any) -> None:
+    """A new dist whose entry's mtime was set back with ``os.utime`` is still seen."""
+    build(site, dist_info("old", "1.0"))
+    settle()
+    differential(provider)
+    before = os.stat(site)
+    build(site, dist_info("sneaky", "1.0", entry_points=EPS))
+    os.utime(site, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert provider.version("sneaky") == "1.0"
+    differential(provider)
+
+
+def test_invalidate_caches_drops_records(site: Path, provider: Any) -> None:
+    """``importlib.invalidate_caches()`` empties the in-memory layer."""
+    build(site, dist_info("alpha", "1.0", entry_points=EPS))
+    provider.entry_points()
+    assert _record.records
+    importlib.invalidate_caches()
+    assert not _record.records
+
+
+def test_invalidate_caches_keeps_its_signature(provider: Any) -> None:
+    """The metadata finder's method keeps its native kind (3.10: not a classmethod)."""
+    finder = provider.MetadataPathFinder
+    native_is_classmethod = isinstance(
+        vars(finder)["invalidate_caches"], (classmethod, staticmethod)
+    )
+    if native_is_classmethod:
+        finder.invalidate_caches()
+    else:
+        with pytest.raises(TypeError):
+            finder.invalidate_caches()
+    finder().invalidate_caches()
+
+
+def test_threads(site: Path, provider: Any) -> None:
+    """Concurrent queries from threads all get the uncached answer."""
+    import threading
+
+    for i in range(30):
+        build(site, dist_info(f"pkg{i}", "1.0", entry_points=EPS if i % 2 else None))
+    expected = sorted(repr(ep) for ep in provider.entry_points(group="imc.plugins"))
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                importlib.invalidate_caches() if len(results) % 7 == 3 else None
+                results.append(
+                    sorted(repr(ep) for ep in provider.entry_points(group="imc.plugins"))
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    settle()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 120
+    assert all(r == expected for r in results)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_child_sees_its_own_changes(site: Path, provider: Any) -> None:
+    """A child after ``fork`` starts from the parent's records and stays correct."""
+    build(site, dist_info("alpha", "1.0", entry_points=EPS))
+    settle()
+    provider.entry_points()
+    provider.entry_points()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        status = 1
+        try:
+            build(site, dist_info("child", "1.0", entry_points=EPS))
+            ok = provider.version("child") == "1.0" and provider.version("alpha") == "1.0"
+            os.write(write, b"ok" if ok else b"bad")
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    _, code = os.waitpid(pid, 0)
+    assert os.read(read, 10) == b"ok"
+    assert code == 0
+    assert provider.version("child") == "1.0"
