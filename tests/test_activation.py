@@ -175,3 +175,21 @@ def test_debug_trace(tmp_path: Any) -> None:
     assert proc.returncode == 0
     assert "importlib-metadata-cache: patched importlib.metadata" in proc.stderr
     assert "importlib-metadata-cache: listed" in proc.stderr
+
+
+def test_reload_is_patched_again() -> None:
+    """``importlib.reload`` of a provider builds new classes; they are patched too."""
+    code = """if True:
+        import importlib, json
+        from importlib_metadata_cache import _startup
+        _startup.activate()
+        import importlib.metadata as m
+        first = m.FastPath
+        importlib.reload(m)
+        print(json.dumps([m.FastPath is not first, hasattr(m.FastPath.search, "__wrapped__"),
+                          hasattr(m.PathDistribution.read_text, "__wrapped__"),
+                          len(list(m.distributions())) > 0]))
+    """
+    proc = run(code)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == [True, True, True, True]

@@ -45,9 +45,9 @@ _undo: list[tuple[Any, str, Any]] = []
 def patch_provider(module: Any) -> None:
     """Patch ``module`` (idempotent; a reloaded module is patched again)."""
     name = module.__name__
-    if patched.get(name) is module:
-        return
     fast_path = module.FastPath
+    if getattr(vars(fast_path).get("search"), "_imc_wrapped", False):
+        return  # already done; importlib.reload() makes new classes, patched anew
     lookup = module.Lookup
     dist = module.PathDistribution
     finder = module.MetadataPathFinder
@@ -124,6 +124,7 @@ def _cached_search(provider: str, native: Any, lookup_class: Any) -> Any:
                 return lookup.search(prepared)
         return native(self, prepared)
 
+    search._imc_wrapped = True  # type: ignore[attr-defined]
     return search
 
 
@@ -140,4 +141,5 @@ def _cached_read_text(native: Any) -> Any:
                 return text
         return native(self, filename)
 
+    read_text._imc_wrapped = True  # type: ignore[attr-defined]
     return read_text

@@ -77,9 +77,19 @@ def clear() -> None:
     _keys.clear()
 
 
+#: At most this many records are kept in memory; the oldest goes first. Test
+#: suites search many short-lived directories; a program's sys.path is short.
+MAX_RECORDS = 256
+
+
 def _record(key: str) -> Record:
     record = records.get(key)
     if record is None:
+        while len(records) >= MAX_RECORDS:
+            try:
+                del records[next(iter(records))]
+            except (KeyError, RuntimeError, StopIteration):  # raced with another thread
+                break
         record = records.setdefault(key, Record(key))
     return record
 
