@@ -22,12 +22,20 @@ from typing import Any
 
 import pytest
 
-from importlib_metadata_cache import _patch, _record, _snapshot, _stamp, _startup
+from importlib_metadata_cache import _patch, _record, _snapshot, _stamp, _startup, _store
 
 #: Short settle window for the tests (the default is 2 s); see ``_stamp``.
 SETTLE_MS = 50
 os.environ["IMPORTLIB_METADATA_CACHE_SETTLE_MS"] = str(SETTLE_MS)
 _stamp.SETTLE_NS = SETTLE_MS * 1_000_000
+
+#: Persisted records go to a private directory of this test session, never to
+#: the user's cache; tox sets it too (pytest's own start-up queries come first).
+if not os.environ.get("IMPORTLIB_METADATA_CACHE_DIR"):
+    import tempfile
+
+    os.environ["IMPORTLIB_METADATA_CACHE_DIR"] = tempfile.mkdtemp(prefix="imc-test-cache-")
+_store._resolved.clear()
 
 BACKPORT = os.environ.get("IMC_TEST_BACKPORT", "")
 

@@ -32,7 +32,7 @@ import pathlib
 import stat as _statmod
 from typing import Any
 
-from . import _log
+from . import _log, _store
 from ._stamp import Stamp, now, settled, stamp
 
 __all__ = ["CACHED_FILES", "MISS", "Record", "clear", "lookup_for", "read_text", "records"]
@@ -49,7 +49,17 @@ MISS: Any = object()
 class Record:
     """The cached data of one directory on ``sys.path``."""
 
-    __slots__ = ("children", "hits", "lookups", "misses", "path", "stamp", "texts", "trusted")
+    __slots__ = (
+        "children",
+        "hits",
+        "lookups",
+        "misses",
+        "path",
+        "persisted",
+        "stamp",
+        "texts",
+        "trusted",
+    )
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -62,6 +72,23 @@ class Record:
         self.lookups: dict[tuple[str, str], Any] = {}
         self.hits = 0
         self.misses = 0
+        # "loaded", "saved" or None: what the store did for it in this process
+        self.persisted: str | None = None
+
+    def payload(self) -> tuple[Any, ...]:
+        """What is persisted: plain data only (``marshal``-able)."""
+        texts = {k: v for k, v in self.texts.items() if k[1] in PERSISTED_FILES}
+        return (self.stamp, self.children, texts)
+
+    def restore(self, payload: Any) -> None:
+        stamp_, children, texts = payload
+        if not (type(stamp_) is tuple and type(children) is tuple and type(texts) is dict):
+            raise TypeError("not a record payload")
+        self.stamp = stamp_
+        self.children = children
+        self.trusted = True  # only settled records are saved
+        self.texts = texts
+        self.persisted = "loaded"
 
 
 #: Records by directory path, spelled as ``str(pathlib.Path(entry))``.
@@ -75,11 +102,18 @@ def clear() -> None:
     """Drop everything held in memory (``importlib.invalidate_caches()``)."""
     records.clear()
     _keys.clear()
+    _dirty.clear()
 
 
 #: At most this many records are kept in memory; the oldest goes first. Test
 #: suites search many short-lived directories; a program's sys.path is short.
 MAX_RECORDS = 256
+
+
+#: Small files worth persisting. METADATA and PKG-INFO are not: their long
+#: descriptions would make every record several times larger (1.1 MB for 117
+#: distributions measured here) and slower to load than the files it saves.
+PERSISTED_FILES = frozenset({"entry_points.txt", "top_level.txt"})
 
 
 def _record(key: str) -> Record:
@@ -90,8 +124,43 @@ def _record(key: str) -> Record:
                 del records[next(iter(records))]
             except (KeyError, RuntimeError, StopIteration):  # raced with another thread
                 break
-        record = records.setdefault(key, Record(key))
+        record = Record(key)
+        payload = _store.load(key)
+        if payload is not None:
+            try:
+                record.restore(payload)
+            except Exception as exc:
+                record = Record(key)
+                if _log.enabled:
+                    _log.debug(f"ignoring the saved record of {key!r}: {exc!r}")
+        record = records.setdefault(key, record)
     return record
+
+
+#: Keys of the records changed since they were loaded or saved.
+_dirty: set[str] = set()
+_atexit_registered = False
+
+
+def flush(skip: str | None = None) -> None:
+    """Save every changed record (but ``skip``'s, still being filled). Never raises."""
+    for key in list(_dirty):
+        if key == skip:
+            continue
+        _dirty.discard(key)
+        record = records.get(key)
+        if record is not None and record.trusted and _store.save(key, record.payload()):
+            record.persisted = "saved"
+
+
+def _mark_dirty(record: Record) -> None:
+    global _atexit_registered
+    _dirty.add(record.path)
+    if not _atexit_registered:
+        _atexit_registered = True
+        import atexit
+
+        atexit.register(flush)
 
 
 class _Listing:
@@ -127,6 +196,8 @@ def lookup_for(root: object, provider: str, lookup_class: Any) -> Any:
             return MISS  # a zip file or anything else: native code
         current = stamp(st)
         record = _record(key)
+        if _dirty and (len(_dirty) > 1 or key not in _dirty):
+            flush(skip=key)  # what the last query filled, saved before this one
         if record.children is None or record.stamp != current or not record.trusted:
             observed_at = now()
             children = tuple(os.listdir(root))
@@ -156,6 +227,8 @@ def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: 
     record.children = children
     record.stamp = current
     record.trusted = trusted
+    if trusted:
+        _mark_dirty(record)
 
 
 def read_text(path: object, filename: str) -> Any:
@@ -203,6 +276,8 @@ def read_text(path: object, filename: str) -> Any:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         if opened == current and settled(current, observed_at):
             texts[(child, filename)] = (current, text)
+            if filename in PERSISTED_FILES:
+                _mark_dirty(record)
         elif _log.enabled:
             _log.debug(f"not caching {file!r}: changed within the settle window")
         return text
