@@ -193,3 +193,23 @@ def test_reload_is_patched_again() -> None:
     proc = run(code)
     assert proc.returncode == 0
     assert json.loads(proc.stdout) == [True, True, True, True]
+
+
+def test_survives_a_purge_of_sys_modules() -> None:
+    """After a test suite deletes ``importlib_metadata*`` from sys.modules, the
+    next import of this package is the live one, not an empty copy."""
+    code = """if True:
+        import json, sys
+        from importlib_metadata_cache import _startup, _record
+        _startup.activate()
+        import importlib.metadata as m
+        m.version("pytest")
+        for name in [n for n in sys.modules if n.startswith("importlib_metadata")]:
+            del sys.modules[name]
+        import importlib_metadata_cache
+        from importlib_metadata_cache import _startup as again, _record as record_again
+        print(json.dumps([again is _startup, record_again is _record, again.is_active()]))
+    """
+    proc = run(code)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == [True, True, True]

@@ -55,6 +55,7 @@ def activate() -> None:
             _reason = "IMPORTLIB_METADATA_CACHE turns it off"
             return
         finder = _PostImportFinder()
+        finder._imc_package = sys.modules.get(__package__)
         sys.meta_path.insert(0, finder)
         _finder = finder
         _reason = "activated"
@@ -103,6 +104,8 @@ class _PostImportFinder:
 
     def __init__(self) -> None:
         self._busy: set[str] = set()
+        # The live package, for the next import of it after a purge (see __init__).
+        self._imc_package: "Any" = None
 
     def find_spec(self, fullname: str, path: "Any" = None, target: "Any" = None) -> "Any":
         if fullname not in WATCHED or fullname in self._busy:

@@ -36,7 +36,7 @@ from typing import Any
 
 from . import _env, _log
 
-__all__ = ["FORMAT", "cache_dir", "load", "save"]
+__all__ = ["FORMAT", "cache_dir", "entries", "load", "remove", "save", "site_dir"]
 
 APP = "importlib-metadata-cache"
 FORMAT = 1
@@ -107,14 +107,20 @@ def _fnv64(text: str) -> int:
     return value
 
 
-def _trusted(st: os.stat_result) -> bool:
-    """Owned by us and not writable by anybody else."""
+def site_dir() -> str:
+    """The read-only record set inside this environment (``warm --site``)."""
+    return os.path.join(sys.prefix, "share", APP)
+
+
+def _trusted(st: os.stat_result, site: bool = False) -> bool:
+    """Owned by us (or by root, for the site set) and writable by nobody else."""
     if not _POSIX:
         return True
-    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+    owners = (os.geteuid(), 0) if site else (os.geteuid(),)
+    return st.st_uid in owners and not st.st_mode & 0o022
 
 
-def _open_dir(path: str) -> int | None:
+def _open_dir(path: str, site: bool = False) -> int | None:
     """A descriptor of ``path`` if it is a trusted real directory, else ``None``."""
     try:
         fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW)
@@ -122,7 +128,7 @@ def _open_dir(path: str) -> int | None:
         return None
     try:
         st = os.fstat(fd)
-        if _statmod.S_ISDIR(st.st_mode) and _trusted(st):
+        if _statmod.S_ISDIR(st.st_mode) and _trusted(st, site):
             return fd
         if _log.enabled:
             _log.debug(f"ignoring {path!r}: not a private directory of this user")
@@ -133,12 +139,20 @@ def _open_dir(path: str) -> int | None:
 
 
 def load(key: str) -> Any:
-    """The payload saved for ``key`` by this interpreter, or ``None``."""
+    """The payload saved for ``key`` by this interpreter, or ``None``.
+
+    The user's store first, then the environment's read-only site set.
+    """
     root = cache_dir()
-    if root is None:
-        return None
+    payload = None if root is None else _load_from(root, key, site=False)
+    if payload is None:
+        payload = _load_from(site_dir(), key, site=True)
+    return payload
+
+
+def _load_from(root: str, key: str, site: bool) -> Any:
     try:
-        dir_fd = _open_dir(root)
+        dir_fd = _open_dir(root, site)
         if dir_fd is None:
             return None
         try:
@@ -149,9 +163,9 @@ def load(key: str) -> Any:
                 return None
             try:
                 st = os.fstat(fd)
-                if not (_statmod.S_ISREG(st.st_mode) and _trusted(st)):
+                if not (_statmod.S_ISREG(st.st_mode) and _trusted(st, site)):
                     if _log.enabled:
-                        _log.debug(f"ignoring {name!r}: not a private file of this user")
+                        _log.debug(f"ignoring {name!r} in {root!r}: not a private file")
                     return None
                 data = _read_all(fd, st.st_size)
             finally:
@@ -165,6 +179,8 @@ def load(key: str) -> Any:
         if stored_key != key or tag != TAG:
             _log.debug(f"ignoring {name!r}: it is the record of {stored_key!r} ({tag})")
             return None
+        if _log.enabled:
+            _log.debug(f"loaded the record of {key!r} from {root!r}")
         return payload
     except Exception as exc:  # corrupt, truncated, foreign: a miss
         if _log.enabled:
@@ -181,28 +197,31 @@ def _read_all(fd: int, size: int) -> bytes:
         chunks.append(chunk)
 
 
-def save(key: str, payload: Any) -> bool:
-    """Write the record of ``key`` atomically; ``False`` if it was not written."""
+def save(key: str, payload: Any, site: bool = False) -> bool:
+    """Write the record of ``key`` atomically; ``False`` if it was not written.
+
+    ``site`` writes into the environment's read-only set instead (``warm
+    --site``): files readable by every user, writable by their owner only.
+    """
     global _writes_disabled
-    if _writes_disabled:
+    if _writes_disabled and not site:
         return False
-    root = cache_dir()
+    root = site_dir() if site else cache_dir()
     if root is None:
         return False
     tmp = None
     dir_fd = None
     try:
         data = MAGIC + marshal.dumps((key, TAG, payload))
-        dir_fd = _ensure_dir(root)
+        dir_fd = _ensure_dir(root, site)
         if dir_fd is None:
-            _writes_disabled = True
-            return False
+            raise PermissionError(f"no private directory at {root!r}")
         name = file_name(key)
         tmp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         fd = os.open(
             tmp,
             os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY,
-            0o600,
+            0o644 if site else 0o600,
             dir_fd=dir_fd,
         )
         try:
@@ -217,7 +236,8 @@ def save(key: str, payload: Any) -> bool:
             _log.debug(f"saved the record of {key!r} ({len(data)} bytes)")
         return True
     except Exception as exc:
-        _writes_disabled = True
+        if not site:
+            _writes_disabled = True
         if _log.enabled:
             _log.debug(f"cannot save the record of {key!r} ({exc!r}): memory only from now on")
         return False
@@ -231,17 +251,17 @@ def save(key: str, payload: Any) -> bool:
             os.close(dir_fd)
 
 
-def _ensure_dir(root: str) -> int | None:
-    fd = _open_dir(root)
+def _ensure_dir(root: str, site: bool = False) -> int | None:
+    fd = _open_dir(root, site)
     if fd is not None:
         return fd
     try:
-        os.makedirs(root, mode=0o700, exist_ok=True)
+        os.makedirs(root, mode=0o755 if site else 0o700, exist_ok=True)
     except OSError as exc:
         if _log.enabled:
             _log.debug(f"cannot create {root!r}: {exc!r}")
         return None
-    fd = _open_dir(root)
+    fd = _open_dir(root, site)
     if fd is not None:
         _write_tag(fd)
     return fd
@@ -265,3 +285,41 @@ def _write_tag(dir_fd: int) -> None:
         os.write(fd, CACHEDIR_TAG.encode("ascii"))
     finally:
         os.close(fd)
+
+
+def entries(root: str) -> list[tuple[str, str, int, int]]:
+    """``(file name, key, size, mtime_ns)`` of every record file in ``root``."""
+    found = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    for name in names:
+        if not name.endswith(".rec") or name.startswith("."):
+            continue
+        path = os.path.join(root, name)
+        key: object = "?"
+        size = mtime = 0
+        try:
+            st = os.stat(path, follow_symlinks=False)
+            size, mtime = st.st_size, st.st_mtime_ns
+            with open(path, "rb") as handle:
+                data = handle.read()
+            if data.startswith(MAGIC):
+                key = marshal.loads(memoryview(data)[len(MAGIC) :])[0]
+        except Exception:
+            pass
+        found.append((name, str(key), size, mtime))
+    return found
+
+
+def remove(root: str, names: list[str]) -> int:
+    """Delete the named record files (and stray temporary files) in ``root``."""
+    removed = 0
+    for name in names:
+        try:
+            os.unlink(os.path.join(root, name))
+            removed += 1
+        except OSError:
+            pass
+    return removed
