@@ -105,7 +105,7 @@ class _PostImportFinder:
     def __init__(self) -> None:
         self._busy: set[str] = set()
         # The live package, for the next import of it after a purge (see __init__).
-        self._imc_package: "Any" = None
+        self._imc_package: Any = None
 
     def find_spec(self, fullname: str, path: "Any" = None, target: "Any" = None) -> "Any":
         if fullname not in WATCHED or fullname in self._busy:
