@@ -5,6 +5,8 @@
 * ``verify`` [``--json``]: compare cached and uncached answers of every public
   API on this environment, in fresh processes; print every difference; exit 1
   on one.
+* ``warm`` [``--site``] [ENTRY ...]: save records now (image builds, CI).
+* ``clear`` [``--all``] [``--site``]: delete saved records.
 """
 
 from __future__ import annotations
@@ -29,19 +31,25 @@ def _print_status(report: dict[str, Any]) -> None:
     providers = report["providers"] or {"none": "no provider patched yet"}
     for name, where in providers.items():
         print(f"  provider: {name} ({where})")
+    print(f"  store: {report['cache_dir'] or 'none (memory only)'}; site set: {report['site_dir']}")
     print("  sys.path entries:")
     for entry in report["entries"]:
+        print(f"    {entry['entry'] or repr('')}: {entry['kind']}")
         record = entry.get("record")
-        if record is None:
-            detail = "not cached yet" if entry["kind"] == "directory" else ""
-        else:
-            detail = (
-                f"{'fresh' if record['fresh'] else 'stale'}, "
-                f"{record['distributions']} distributions, "
-                f"{record['cached_files']} cached files, "
-                f"{record['hits']} hits / {record['misses']} misses"
+        if record is not None:
+            print(
+                f"      {record['state']}; {record['source']}; "
+                f"{record['distributions']} distributions, {record['cached_files']} cached files; "
+                f"{record['hits']} hits / {record['misses']} misses in this process"
             )
-        print(f"    {entry['entry'] or repr('')}: {entry['kind']}{': ' if detail else ''}{detail}")
+        saved = entry.get("persisted")
+        if saved is not None:
+            print(
+                f"      persisted in the {saved['store']} store: {saved['size']} bytes, "
+                f"written {saved['age_s']} s ago"
+            )
+        elif entry["kind"] == "directory":
+            print("      not persisted")
 
 
 def _snapshot_in_subprocess(provider: str, cache: bool) -> Any:
@@ -112,6 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p = sub.add_parser("verify", help="compare cached and uncached answers; exit 1 on a difference")
     p.add_argument("--json", action="store_true", help="print a JSON report")
+    p = sub.add_parser("warm", help="save records now (image builds, CI)")
+    p.add_argument("entries", nargs="*", help="sys.path entries (default: all of sys.path)")
+    p.add_argument(
+        "--site", action="store_true", help="write the environment's read-only set for all users"
+    )
+    p = sub.add_parser("clear", help="delete this environment's saved records")
+    p.add_argument("--all", action="store_true", help="every record of every environment")
+    p.add_argument("--site", action="store_true", help="the environment's read-only set")
     p = sub.add_parser("_snapshot")
     p.add_argument("provider")
     args = parser.parse_args(argv)
@@ -126,4 +142,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "verify":
         return _verify(args)
+    if args.command == "warm":
+        from ._warm import warm
+
+        results = warm(args.entries, site=args.site)
+        for entry, outcome in results:
+            print(f"{entry or repr('')}: {outcome}")
+        return 0 if all("not saved" not in outcome for _, outcome in results) else 1
+    if args.command == "clear":
+        from ._warm import clear
+
+        where, count = clear(all_records=args.all, site=args.site)
+        print(
+            f"removed {count} record files from {where}" if where else "no store: nothing to clear"
+        )
+        return 0
     return _snapshot_command(args)

@@ -137,6 +137,9 @@ def _record(key: str) -> Record:
     return record
 
 
+#: Keys of the records that met a file too recently changed to be cached.
+unsettled: set[str] = set()
+
 #: Keys of the records changed since they were loaded or saved.
 _dirty: set[str] = set()
 _atexit_registered = False
@@ -179,6 +182,14 @@ class _Listing:
         return pathlib.Path(self.root, child)
 
 
+def key_of(root: str) -> str:
+    """The record key of an absolute entry: its path as ``pathlib`` spells it."""
+    key = _keys.get(root)
+    if key is None:
+        key = _keys.setdefault(root, str(pathlib.Path(root)))
+    return key
+
+
 def lookup_for(root: object, provider: str, lookup_class: Any) -> Any:
     """The provider's native ``Lookup`` for ``root`` from a valid record, or ``MISS``.
 
@@ -188,9 +199,7 @@ def lookup_for(root: object, provider: str, lookup_class: Any) -> Any:
     if type(root) is not str or not os.path.isabs(root):
         return MISS
     try:
-        key = _keys.get(root)
-        if key is None:
-            key = _keys.setdefault(root, str(pathlib.Path(root)))
+        key = key_of(root)
         st = os.stat(root)
         if not _statmod.S_ISDIR(st.st_mode):
             return MISS  # a zip file or anything else: native code
@@ -278,8 +287,10 @@ def read_text(path: object, filename: str) -> Any:
             texts[(child, filename)] = (current, text)
             if filename in PERSISTED_FILES:
                 _mark_dirty(record)
-        elif _log.enabled:
-            _log.debug(f"not caching {file!r}: changed within the settle window")
+        else:
+            unsettled.add(key)
+            if _log.enabled:
+                _log.debug(f"not caching {file!r}: changed within the settle window")
         return text
     except Exception as exc:
         if _log.enabled:

@@ -58,14 +58,24 @@ def _entry(entry: Any) -> dict[str, Any]:
         info["kind"] = "file (zip or other; served by the native code)"
         return info
     info["kind"] = "directory"
-    record = _record.records.get(_record._keys.get(entry, ""))
+    key = _record.key_of(entry)
+    info["persisted"] = _persisted(key)
+    record = _record.records.get(key)
     if record is None or record.children is None:
         info["record"] = None
         return info
     dists = [c for c in record.children if c.lower().endswith((".dist-info", ".egg-info"))]
+    current = _stamp_of(entry)
+    if current != record.stamp:
+        state = "stale: the directory changed since it was listed"
+    elif not record.trusted:
+        state = "unsettled: changed within the settle window, listed again at each query"
+    else:
+        state = "fresh"
     info["record"] = {
-        "fresh": record.stamp == _stamp_of(entry) and record.trusted,
-        "settled": record.trusted,
+        "state": state,
+        "fresh": state == "fresh",
+        "source": record.persisted or "built in this process",
         "children": len(record.children),
         "distributions": len(dists),
         "cached_files": len(record.texts),
@@ -73,6 +83,29 @@ def _entry(entry: Any) -> dict[str, Any]:
         "misses": record.misses,
     }
     return info
+
+
+def _persisted(key: str) -> dict[str, Any] | None:
+    """The saved record file of ``key`` in the user store or the site set."""
+    import time
+
+    from . import _store
+
+    name = _store.file_name(key)
+    for where, root in (("user", _store.cache_dir()), ("site", _store.site_dir())):
+        if root is None:
+            continue
+        try:
+            st = os.stat(os.path.join(root, name))
+        except OSError:
+            continue
+        return {
+            "store": where,
+            "file": os.path.join(root, name),
+            "size": st.st_size,
+            "age_s": round(time.time() - st.st_mtime, 1),
+        }
+    return None
 
 
 def _stamp_of(path: str) -> Any:
@@ -108,5 +141,9 @@ def status(query: bool = True) -> dict[str, Any]:
     report["providers"] = {
         name: getattr(module, "__file__", None) for name, module in _patch.patched.items()
     }
+    from . import _store
+
+    report["cache_dir"] = _store.cache_dir()
+    report["site_dir"] = _store.site_dir()
     report["entries"] = [_entry(e) for e in sys.path]
     return report
