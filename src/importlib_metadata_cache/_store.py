@@ -230,8 +230,15 @@ def save(key: str, payload: Any, site: bool = False) -> bool:
                 view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
+        try:
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            new = False
+        except FileNotFoundError:
+            new = True
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         tmp = None
+        if new and not site:
+            _prune(root)
         if _log.enabled:
             _log.debug(f"saved the record of {key!r} ({len(data)} bytes)")
         return True
@@ -323,3 +330,44 @@ def remove(root: str, names: list[str]) -> int:
         except OSError:
             pass
     return removed
+
+
+#: The store keeps at most this many record files; see ``_prune``.
+MAX_FILES = 500
+
+#: A temporary file older than this was left by a killed writer.
+STALE_TMP_S = 3600
+
+
+def _prune(root: str) -> None:
+    """Keep the store bounded when a new file was added.
+
+    One file per entry and interpreter means a handful per environment, but
+    test suites put short-lived absolute directories on ``sys.path``. Past
+    ``MAX_FILES``: delete the records of directories that no longer exist, then
+    the least recently written ones; and temporary files left by killed writers.
+    """
+    import time
+
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        if name.startswith(".") and name.endswith(".tmp"):
+            try:
+                if now - os.stat(os.path.join(root, name)).st_mtime > STALE_TMP_S:
+                    os.unlink(os.path.join(root, name))
+            except OSError:
+                pass
+    records = [n for n in names if n.endswith(".rec") and not n.startswith(".")]
+    if len(records) <= MAX_FILES:
+        return
+    found = sorted(entries(root), key=lambda e: e[3])
+    gone = [name for name, key, _size, _mtime in found if not os.path.isdir(key)]
+    remove(root, gone)
+    left = [e for e in found if e[0] not in set(gone)]
+    excess = len(left) - MAX_FILES
+    if excess > 0:
+        remove(root, [name for name, *_ in left[:excess]])
