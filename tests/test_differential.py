@@ -166,19 +166,36 @@ def test_install_uninstall_upgrade_reinstall(site: Path, provider: Any, differen
         provider.version("new")
 
 
-@pytest.mark.parametrize("suffix", [".egg-info", ".dist-info"])
-def test_in_place_edit(site: Path, provider: Any, differential: Any, suffix: str) -> None:
-    """A file rewritten in place (``setup.py develop``) is seen at once."""
-    build(site, dist_info("dev", "1.0", entry_points=EPS, suffix=suffix))
-    settle()
-    differential(provider)
-    target = site / f"dev-1.0{suffix}" / "entry_points.txt"
+def _edit_in_place(target: Path, text: str) -> None:
     dir_stat = os.stat(target.parent)
     with open(target, "w") as handle:  # in place: same inode, the dir is untouched
-        handle.write("[imc.plugins]\nedited = pkg.edited:Plugin\n")
+        handle.write(text)
     os.utime(target.parent, ns=(dir_stat.st_atime_ns, dir_stat.st_mtime_ns))
-    names = [ep.name for ep in provider.entry_points(group="imc.plugins")]
-    assert names == ["edited"]
+
+
+def test_in_place_edit_in_egg_info(site: Path, provider: Any, differential: Any) -> None:
+    """A legacy ``*.egg-info`` file rewritten in place (``setup.py develop``) is seen at once."""
+    build(site, dist_info("dev", "1.0", entry_points=EPS, suffix=".egg-info"))
+    settle()
+    differential(provider)
+    _edit_in_place(site / "dev-1.0.egg-info" / "entry_points.txt", "[imc.plugins]\ne = x:y\n")
+    assert [ep.name for ep in provider.entry_points(group="imc.plugins")] == ["e"]
+    differential(provider)
+
+
+def test_in_place_edit_in_dist_info(site: Path, provider: Any, differential: Any) -> None:
+    """A ``*.dist-info`` file rewritten in place (no installer does it) is seen at once
+    by the distribution's own members, and by ``entry_points()`` after
+    ``importlib.invalidate_caches()`` (the documented blind spot of the indexes)."""
+    build(site, dist_info("dev", "1.0", entry_points=EPS))
+    settle()
+    differential(provider)
+    _edit_in_place(site / "dev-1.0.dist-info" / "entry_points.txt", "[imc.plugins]\ne = x:y\n")
+    dist = provider.distribution("dev")
+    assert [ep.name for ep in dist.entry_points.select(group="imc.plugins")] == ["e"]
+    assert "e = x:y" in dist.read_text("entry_points.txt")
+    importlib.invalidate_caches()
+    assert [ep.name for ep in provider.entry_points(group="imc.plugins")] == ["e"]
     differential(provider)
 
 

@@ -28,7 +28,7 @@ import functools
 import sys
 from typing import Any
 
-from . import _log, _record
+from . import _log, _members, _query, _record
 
 __all__ = ["enabled", "patch_provider", "patched", "unpatch_all"]
 
@@ -57,6 +57,14 @@ def patch_provider(module: Any) -> None:
         raise TypeError(f"{name} does not have the expected shape")
     _replace(fast_path, "search", _cached_search(name, search, lookup))
     _replace(dist, "read_text", _cached_read_text(read_text))
+    base = module.Distribution
+    _replace(dist, "entry_points", _members.entry_points_property(module, base.entry_points))
+    for header in ("name", "version"):
+        _replace(
+            dist, header, _members.header_property(module, getattr(base, header), header.title())
+        )
+    if name == "importlib.metadata":
+        _replace(module, "entry_points", _query.entry_points_function(module, module.entry_points))
     _wrap_invalidate(finder)
     _wrap_invalidate(_path_finder())
     patched[name] = module
@@ -68,14 +76,28 @@ def unpatch_all() -> None:
     """Restore every patched attribute and drop the records."""
     while _undo:
         owner, attr, original = _undo.pop()
-        setattr(owner, attr, original)
+        if original is _INHERITED:
+            delattr(owner, attr)
+        else:
+            setattr(owner, attr, original)
     patched.clear()
+    clear_memory()
+
+
+def clear_memory() -> None:
+    """Drop every in-memory layer (records, memos, indexes)."""
     _record.clear()
+    _members.clear()
+    _query.clear()
 
 
 def _replace(owner: Any, attr: str, new: Any) -> None:
-    _undo.append((owner, attr, vars(owner)[attr]))
+    """Set ``owner.attr``; undone by deleting it if it was only inherited."""
+    _undo.append((owner, attr, vars(owner).get(attr, _INHERITED)))
     setattr(owner, attr, new)
+
+
+_INHERITED = object()
 
 
 def _path_finder() -> Any:
@@ -100,7 +122,7 @@ def _wrap_invalidate(owner: Any) -> None:
         try:
             return func(*args, **kwargs)
         finally:
-            _record.clear()
+            clear_memory()
 
     invalidate_caches._imc_wrapped = True  # type: ignore[attr-defined]
     if isinstance(original, classmethod):

@@ -1,0 +1,124 @@
+"""Memoised members of ``PathDistribution``: ``entry_points``, ``name``, ``version``.
+
+The native members re-parse a file on every access: ``entry_points`` runs the
+``entry_points.txt`` parser, ``name`` and ``version`` run the ``email`` parser
+over the whole ``METADATA`` (long descriptions included). Here:
+
+* ``entry_points`` reads the text as the native property does (through
+  ``self.read_text``, so a subclass's own reader is honoured) and keeps the
+  parse, keyed by the text itself: the same text always parses the same. The
+  result is built with the provider's own ``EntryPoint``/``EntryPoints`` and
+  ``_for(self)``, fresh objects every time, as natively. A text whose parse
+  raises is never memoised: the native code runs, and raises, every time.
+* ``name`` and ``version`` are kept per ``METADATA`` file with that file's
+  stamp, only when the native chain read a non-empty, settled ``METADATA`` of
+  a plain ``PathDistribution`` and answered a ``str``. One ``stat`` tells
+  whether the memo still holds; anything else asks the native property.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as _statmod
+from typing import Any
+
+from . import _record
+from ._stamp import now, settled, stamp
+
+__all__ = ["entry_points_property", "header_property"]
+
+#: Parsed entry points per provider: text -> tuple of (name, value, group).
+_parsed: dict[str, dict[object, tuple[tuple[str, str, str], ...]]] = {}
+
+#: Header values per METADATA file: path -> (stamp, {header: value}).
+_headers: dict[str, tuple[Any, dict[str, str]]] = {}
+
+MAX_MEMO = 4096
+
+
+def clear() -> None:
+    _parsed.clear()
+    _headers.clear()
+
+
+def entry_points_property(module: Any, native: property) -> property:
+    """``PathDistribution.entry_points`` for ``module``, memoising the parse."""
+    parsed = _parsed.setdefault(module.__name__, {})
+    native_get = native.fget
+    assert native_get is not None
+
+    def entry_points(self: Any) -> Any:
+        from . import _patch
+
+        if not _patch.enabled:
+            return native_get(self)
+        text = self.read_text("entry_points.txt")
+        try:
+            triples = parsed.get(text)
+        except TypeError:  # an unhashable answer from a custom read_text
+            return native_get(self)
+        entry_point = module.EntryPoint
+        if triples is None:
+            result = module.EntryPoints._from_text_for(text, self)
+            if len(parsed) >= MAX_MEMO:
+                parsed.clear()
+            parsed[text] = tuple((ep.name, ep.value, ep.group) for ep in result)
+            return result
+        return module.EntryPoints(
+            entry_point(name=n, value=v, group=g)._for(self) for n, v, g in triples
+        )
+
+    entry_points.__doc__ = native.__doc__
+    return property(entry_points)
+
+
+def header_property(module: Any, native: property, header: str) -> property:
+    """``PathDistribution.name``/``version`` for ``module``, memoised per file stamp."""
+    native_get = native.fget
+    assert native_get is not None
+    dist_class = module.PathDistribution
+
+    def get(self: Any) -> Any:
+        from . import _patch
+
+        if not _patch.enabled or type(self) is not dist_class:
+            return native_get(self)
+        path = vars(self).get("_path")
+        if type(path) is not _record.PATH_TYPE:
+            return native_get(self)
+        try:
+            where = str(path)
+            file = os.path.join(where, "METADATA")
+            st = os.stat(file)
+            current = stamp(st)
+        except (OSError, ValueError):
+            return native_get(self)
+        memo = _headers.get(where)
+        if memo is not None and memo[0] == current and header in memo[1]:
+            return memo[1][header]
+        observed_at = now()
+        # A str answer came with no warning: the providers warn (3.12+) or raise
+        # (backport 8+) only for a missing header, whose answer is not a str.
+        value = native_get(self)
+        if (
+            type(value) is not str
+            or not _statmod.S_ISREG(st.st_mode)
+            or st.st_size == 0
+            or not settled(current, observed_at)
+        ):
+            return value
+        try:
+            if stamp(os.stat(file)) != current:
+                return value
+        except OSError:
+            return value
+        if memo is None or memo[0] != current:
+            if len(_headers) >= MAX_MEMO:
+                _headers.clear()
+            memo = (current, {})
+            _headers[where] = memo
+        memo[1][header] = value
+        return value
+
+    get.__doc__ = native.__doc__
+    return property(get)
