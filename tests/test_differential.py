@@ -57,12 +57,15 @@ def test_served_from_memory_when_settled(site: Path, provider: Any) -> None:
     build(site, dist_info("alpha", "1.0", entry_points=EPS))
     settle()
     provider.entry_points(group="imc.plugins")
+    assert [d.entry_points.names for d in provider.distributions() if d.name == "alpha"]
     record = _record.records[str(site)]
-    before = record.hits
+    assert ("alpha-1.0.dist-info", "entry_points.txt") in record.texts
+    misses, hits = record.misses, record.hits
     eps = provider.entry_points(group="imc.plugins")
     assert [ep.name for ep in eps] == ["alpha"]
-    assert record.hits > before
-    assert ("alpha-1.0.dist-info", "entry_points.txt") in record.texts
+    assert [d.entry_points.names for d in provider.distributions() if d.name == "alpha"]
+    assert record.misses == misses  # nothing listed or read again
+    assert record.hits > hits
 
 
 def test_duplicates_and_odd_names(

@@ -84,9 +84,13 @@ def unpatch_all() -> None:
     clear_memory()
 
 
-def clear_memory() -> None:
-    """Drop every in-memory layer (records, memos, indexes)."""
-    _record.clear()
+def clear_memory(distrust_saved: bool = False) -> None:
+    """Drop every in-memory layer (records, memos, indexes).
+
+    ``distrust_saved`` (``importlib.invalidate_caches()``): also rebuild records
+    from the disk instead of loading saved ones, for the rest of the process.
+    """
+    _record.clear(distrust_saved)
     _members.clear()
     _query.clear()
 
@@ -122,7 +126,7 @@ def _wrap_invalidate(owner: Any) -> None:
         try:
             return func(*args, **kwargs)
         finally:
-            clear_memory()
+            clear_memory(distrust_saved=True)
 
     invalidate_caches._imc_wrapped = True  # type: ignore[attr-defined]
     if isinstance(original, classmethod):

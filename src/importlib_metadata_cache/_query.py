@@ -30,6 +30,7 @@ members still see it at once.
 
 from __future__ import annotations
 
+import marshal
 import os
 import stat as _statmod
 import sys
@@ -44,28 +45,67 @@ MISS = _record.MISS
 
 
 class Index:
-    """What ``entry_points()`` needs of one directory entry, for one provider."""
+    """What ``entry_points()`` needs of one directory entry, for one provider.
 
-    __slots__ = ("all", "groups", "names", "paths", "stamp", "watch")
+    Saved as one section of the entry's record file, itself made of parts
+    decoded only when a query needs them: a query for one group decodes the
+    table of groups and that group's part, whatever the number of
+    distributions (the floor the speed budget is measured against).
+    """
 
-    def __init__(
-        self,
+    __slots__ = ("_all", "_groups", "_names", "blob", "count", "parts", "stamp", "watch")
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+        parts = marshal.loads(blob)
+        self.stamp: Stamp = parts["stamp"]
+        self.watch: tuple[tuple[str, Stamp | None], ...] = parts["watch"]
+        self.count: int = parts["count"]
+        self.parts: dict[str, Any] = parts
+        self._groups: dict[str, Any] = {}
+        self._all: Any = None
+        self._names: Any = None
+
+    @classmethod
+    def build(
+        cls,
         stamp_: Stamp,
-        paths: tuple[Any, ...],
-        all_: tuple[tuple[str, bool, tuple[tuple[str, str, str], ...]], ...],
-        watch: tuple[tuple[str, Stamp | None], ...],
-    ) -> None:
-        self.stamp = stamp_
-        self.paths = paths  # the native Lookup's Path objects, in order
-        self.all = all_  # per distribution: (normalised name, first here?, triples)
-        self.watch = watch  # files of legacy egg-info dists, re-stated each query
-        self.names = frozenset(name for name, _first, _eps in all_)
-        groups: dict[str, list[tuple[int, str, str]]] = {}
-        for ordinal, (_name, first, eps) in enumerate(all_):
+        dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...]]],
+        watch: list[tuple[str, Stamp | None]],
+    ) -> Index:
+        """From ``(child, normalised name, first of its name here?, triples)``."""
+        groups: dict[str, list[tuple[str, str, str, str]]] = {}
+        for child, name, first, eps in dists:
             if first:
                 for ep_name, value, group in eps:
-                    groups.setdefault(group, []).append((ordinal, ep_name, value))
-        self.groups = {g: tuple(v) for g, v in groups.items()}
+                    groups.setdefault(group, []).append((child, name, ep_name, value))
+        parts = {
+            "stamp": stamp_,
+            "watch": tuple(watch),
+            "count": len(dists),
+            "groups": {g: marshal.dumps(tuple(v)) for g, v in groups.items()},
+            "all": marshal.dumps(tuple(dists)),
+            "names": marshal.dumps(frozenset(name for _c, name, _f, _e in dists)),
+        }
+        return cls(marshal.dumps(parts))
+
+    def group(self, group: str) -> tuple[tuple[str, str, str, str], ...]:
+        """``(child, normalised name, ep name, value)`` of ``group``, first dists only."""
+        found = self._groups.get(group)
+        if found is None:
+            raw = self.parts["groups"].get(group)
+            found = self._groups[group] = () if raw is None else marshal.loads(raw)
+        return found
+
+    def all(self) -> tuple[tuple[str, str, bool, tuple[tuple[str, str, str], ...]], ...]:
+        if self._all is None:
+            self._all = marshal.loads(self.parts["all"])
+        return self._all  # type: ignore[no-any-return]
+
+    def names(self) -> frozenset[str]:
+        if self._names is None:
+            self._names = marshal.loads(self.parts["names"])
+        return self._names  # type: ignore[no-any-return]
 
     def fresh(self) -> bool:
         for path, expected in self.watch:
@@ -90,17 +130,16 @@ def _stamp_or_none(path: str) -> Stamp | None:
 def _build(module: Any, record: Any, lookup: Any) -> Index | None:
     """Scan the distributions of one entry; ``None`` if it cannot be trusted."""
     observed_at = now()
-    paths = tuple(lookup.search(module.Prepared(None)))
     name_from_stem = module.PathDistribution._name_from_stem
     normalize = module.Prepared.normalize
     from_text = module.EntryPoints._from_text
-    all_: list[tuple[str, bool, tuple[tuple[str, str, str], ...]]] = []
+    dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...]]] = []
     watch: list[tuple[str, Stamp | None]] = []
     seen: set[str] = set()
-    for path in paths:
+    for path in lookup.search(module.Prepared(None)):
         where = str(path)
-        base = os.path.basename(where)
-        stem_name = name_from_stem(base)
+        child = os.path.basename(where)
+        stem_name = name_from_stem(child)
         name = normalize(stem_name) if stem_name is not None else None
         if not name:
             return None  # the native code would read METADATA for the name
@@ -118,13 +157,13 @@ def _build(module: Any, record: Any, lookup: Any) -> Index | None:
             eps_stamp is not None and not settled(eps_stamp, observed_at)
         ):
             return None
-        if not base.lower().endswith(".dist-info"):
+        if not child.lower().endswith(".dist-info"):
             watch.append((where, dist_stamp))
             watch.append((eps_file, eps_stamp))
         triples = tuple((ep.name, ep.value, ep.group) for ep in from_text(text))
-        all_.append((name, name not in seen, triples))
+        dists.append((child, name, name not in seen, triples))
         seen.add(name)
-    return Index(record.stamp, paths, tuple(all_), tuple(watch))
+    return Index.build(record.stamp, dists, watch)
 
 
 #: (provider name, record key) -> Index
@@ -140,30 +179,40 @@ def _index(module: Any, root: object) -> Any:
     if type(root) is not str:
         return MISS
     if not os.path.isabs(root):
-        return _relative(module, root)
+        return _relative(root)
+    try:
+        st = os.stat(root)
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # natively: no listing, no zip, nothing
+    if not _statmod.S_ISDIR(st.st_mode):
+        return MISS  # a zip, or anything else: the native code
+    current = stamp(st)
     name = module.__name__
-    lookup = _record.lookup_for(root, name, module.Lookup)
-    if lookup is MISS:
-        try:
-            os.stat(root)
-        except (FileNotFoundError, NotADirectoryError):
-            return None  # natively: no listing, no zip, nothing
-        return MISS
     key = _record.key_of(root)
-    record = _record.records.get(key)
-    if record is None or not record.trusted:
-        return MISS
+    section = f"index:{name}"
     index = _indexes.get((name, key))
-    if index is not None and index.stamp == record.stamp and index.fresh():
+    if index is None or index.stamp != current:
+        blob = _record.saved_sections(key).get(section)
+        index = Index(blob) if blob is not None else None
+        if index is not None and index.stamp != current:
+            index = None
+    if index is not None and index.fresh():
+        _indexes[(name, key)] = index
         return index
+    lookup = _record.lookup_for(root, name, module.Lookup)
+    record = _record.records.get(key)
+    if lookup is MISS or record is None or not record.trusted:
+        return MISS
     index = _build(module, record, lookup)
     if index is None:
         return MISS
     _indexes[(name, key)] = index
+    record.sections[section] = index.blob
+    _record.mark_dirty(record)
     return index
 
 
-def _relative(module: Any, root: str) -> Any:
+def _relative(root: str) -> Any:
     """``''`` and relative entries: fine while they hold no metadata at all."""
     try:
         children = os.listdir(root or ".")
@@ -194,32 +243,31 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
     group = params.get("group")
     entry_point = module.EntryPoint
     dist_class = module.PathDistribution
-    seen: list[frozenset[str]] = []
+    path_class = _record.PATH_TYPE
+    earlier: list[Index] = []
     eps: list[Any] = []
     for root in list(sys.path):
         index = _index(module, root)
         if index is MISS:
             return MISS
-        if index is None:
+        if index is None or not index.count:
             continue
-        dists: dict[int, Any] = {}
+        dists: dict[str, Any] = {}
         if group_only:
-            for ordinal, ep_name, value in index.groups.get(group, ()):
-                name = index.all[ordinal][0]
-                if any(name in names for names in seen):
+            for child, name, ep_name, value in index.group(group):
+                if any(name in other.names() for other in earlier):
                     continue
-                dist = dists.get(ordinal)
+                dist = dists.get(child)
                 if dist is None:
-                    dist = dists[ordinal] = dist_class(index.paths[ordinal])
+                    dist = dists[child] = dist_class(path_class(root, child))
                 eps.append(entry_point(name=ep_name, value=value, group=group)._for(dist))
         else:
-            for ordinal, (name, first, triples) in enumerate(index.all):
-                if not first or not triples or any(name in names for names in seen):
+            for child, name, first, triples in index.all():
+                if not first or not triples or any(name in o.names() for o in earlier):
                     continue
-                dist = dist_class(index.paths[ordinal])
+                dist = dist_class(path_class(root, child))
                 eps.extend(entry_point(name=n, value=v, group=g)._for(dist) for n, v, g in triples)
-        if index.names:
-            seen.append(index.names)
+        earlier.append(index)
     if hasattr(module, "SelectableGroups"):  # 3.10, 3.11
         return module.SelectableGroups.load(eps).select(**params)
     return module.EntryPoints(eps).select(**params)

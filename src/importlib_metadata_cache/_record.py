@@ -27,6 +27,7 @@ the caller answers with the native code.
 
 from __future__ import annotations
 
+import marshal
 import os
 import pathlib
 import stat as _statmod
@@ -56,6 +57,7 @@ class Record:
         "misses",
         "path",
         "persisted",
+        "sections",
         "stamp",
         "texts",
         "trusted",
@@ -74,20 +76,24 @@ class Record:
         self.misses = 0
         # "loaded", "saved" or None: what the store did for it in this process
         self.persisted: str | None = None
+        # Other sections of the saved file (the indexes of ``_query``), as bytes,
+        # valid for ``stamp``: kept so that saving the record keeps them too.
+        self.sections: dict[str, bytes] = {}
 
-    def payload(self) -> tuple[Any, ...]:
-        """What is persisted: plain data only (``marshal``-able)."""
+    def payload(self) -> dict[str, bytes]:
+        """What is persisted: ``marshal``-ed sections, decoded only when needed."""
         texts = {k: v for k, v in self.texts.items() if k[1] in PERSISTED_FILES}
-        return (self.stamp, self.children, texts)
+        return {**self.sections, "record": marshal.dumps((self.stamp, self.children, texts))}
 
-    def restore(self, payload: Any) -> None:
-        stamp_, children, texts = payload
+    def restore(self, sections: dict[str, bytes]) -> None:
+        stamp_, children, texts = marshal.loads(sections["record"])
         if not (type(stamp_) is tuple and type(children) is tuple and type(texts) is dict):
             raise TypeError("not a record payload")
         self.stamp = stamp_
         self.children = children
         self.trusted = True  # only settled records are saved
         self.texts = texts
+        self.sections = {k: v for k, v in sections.items() if k != "record"}
         self.persisted = "loaded"
 
 
@@ -98,11 +104,35 @@ records: dict[str, Record] = {}
 _keys: dict[str, str] = {}
 
 
-def clear() -> None:
-    """Drop everything held in memory (``importlib.invalidate_caches()``)."""
+#: The sections of each saved file read in this process (``{}``: none saved).
+_saved: dict[str, dict[str, bytes]] = {}
+
+
+def saved_sections(key: str) -> dict[str, bytes]:
+    """The sections saved for ``key``, read from the store once per process."""
+    sections = _saved.get(key)
+    if sections is None:
+        loaded = _store.load(key) if load_saved else None
+        sections = loaded if type(loaded) is dict else {}
+        _saved[key] = sections
+    return sections
+
+
+#: Off after ``importlib.invalidate_caches()``: records are then rebuilt from
+#: the disk (and saved again) rather than loaded, which also heals a saved
+#: record that a blind spot (an in-place edit inside a ``*.dist-info``) left stale.
+load_saved = True
+
+
+def clear(distrust_saved: bool = False) -> None:
+    """Drop everything held in memory; ``distrust_saved`` for the rest of the process."""
+    global load_saved
+    if distrust_saved:
+        load_saved = False
     records.clear()
     _keys.clear()
     _dirty.clear()
+    _saved.clear()
 
 
 #: At most this many records are kept in memory; the oldest goes first. Test
@@ -125,8 +155,8 @@ def _record(key: str) -> Record:
             except (KeyError, RuntimeError, StopIteration):  # raced with another thread
                 break
         record = Record(key)
-        payload = _store.load(key)
-        if payload is not None:
+        payload = saved_sections(key)
+        if "record" in payload:
             try:
                 record.restore(payload)
             except Exception as exc:
@@ -156,7 +186,7 @@ def flush(skip: str | None = None) -> None:
             record.persisted = "saved"
 
 
-def _mark_dirty(record: Record) -> None:
+def mark_dirty(record: Record) -> None:
     global _atexit_registered
     _dirty.add(record.path)
     if not _atexit_registered:
@@ -232,12 +262,13 @@ def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: 
     texts = {k: v for k, v in record.texts.items() if k[0] in present}
     # Swap in whole new objects: a reader in another thread sees either state.
     record.lookups = {}
+    record.sections = {}
     record.texts = texts
     record.children = children
     record.stamp = current
     record.trusted = trusted
     if trusted:
-        _mark_dirty(record)
+        mark_dirty(record)
 
 
 def read_text(path: object, filename: str) -> Any:
@@ -286,7 +317,7 @@ def read_text(path: object, filename: str) -> Any:
         if opened == current and settled(current, observed_at):
             texts[(child, filename)] = (current, text)
             if filename in PERSISTED_FILES:
-                _mark_dirty(record)
+                mark_dirty(record)
         else:
             unsettled.add(key)
             if _log.enabled:

@@ -47,6 +47,7 @@ def warm(entries: list[str] | None = None, site: bool = False) -> list[tuple[str
     from . import _patch
 
     _patch.patch_provider(provider)
+    _record.load_saved = False  # scan the disk, whatever was saved before
     wanted = entries if entries else [e for e in sys.path if isinstance(e, str)]
     results = []
     for entry in wanted:
