@@ -7,6 +7,7 @@
   on one.
 * ``warm`` [``--site``] [ENTRY ...]: save records now (image builds, CI).
 * ``clear`` [``--all``] [``--site``]: delete saved records.
+* ``bench`` [``--rounds N``]: time common questions with the cache off and on.
 """
 
 from __future__ import annotations
@@ -128,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("clear", help="delete this environment's saved records")
     p.add_argument("--all", action="store_true", help="every record of every environment")
     p.add_argument("--site", action="store_true", help="the environment's read-only set")
+    p = sub.add_parser("bench", help="time common questions with the cache off and on, here")
+    p.add_argument("--rounds", type=int, default=5, help="fresh processes per side (default 5)")
+    p.add_argument("--json", action="store_true", help="also print the rows as JSON")
     p = sub.add_parser("_snapshot")
     p.add_argument("provider")
     args = parser.parse_args(argv)
@@ -149,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         for entry, outcome in results:
             print(f"{entry or repr('')}: {outcome}")
         return 0 if all("not saved" not in outcome for _, outcome in results) else 1
+    if args.command == "bench":
+        from ._bench import run
+
+        rows = run(rounds=args.rounds)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        return 0
     if args.command == "clear":
         from ._warm import clear
 

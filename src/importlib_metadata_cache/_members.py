@@ -18,6 +18,7 @@ over the whole ``METADATA`` (long descriptions included). Here:
 
 from __future__ import annotations
 
+import marshal
 import os
 import stat as _statmod
 from typing import Any
@@ -39,6 +40,7 @@ MAX_MEMO = 4096
 def clear() -> None:
     _parsed.clear()
     _headers.clear()
+    _saved_headers.clear()
 
 
 def entry_points_property(module: Any, native: property) -> property:
@@ -72,6 +74,37 @@ def entry_points_property(module: Any, native: property) -> property:
     return property(entry_points)
 
 
+def _saved_header(where: str) -> tuple[Any, dict[str, str]] | None:
+    """The memo of ``where`` saved by an earlier process, if any."""
+    key, child = os.path.split(where)
+    saved = _saved_headers.get(key)
+    if saved is None:
+        record = _record.records.get(key)
+        if record is not None:
+            saved = record.headers
+        else:
+            raw = _record.saved_sections(key).get("headers")
+            saved = marshal.loads(raw) if raw is not None else {}
+        _saved_headers[key] = saved
+    return saved.get(child)
+
+
+#: Decoded "headers" sections of saved records, by record key.
+_saved_headers: dict[str, dict[str, Any]] = {}
+
+
+def _remember(where: str, memo: tuple[Any, dict[str, str]]) -> None:
+    if len(_headers) >= MAX_MEMO:
+        _headers.clear()
+    _headers[where] = memo
+    key, child = os.path.split(where)
+    record = _record.record_of(key)
+    record.headers[child] = memo
+    _saved_headers.pop(key, None)
+    if record.trusted:
+        _record.mark_dirty(record)
+
+
 def header_property(module: Any, native: property, header: str) -> property:
     """``PathDistribution.name``/``version`` for ``module``, memoised per file stamp."""
     native_get = native.fget
@@ -91,9 +124,9 @@ def header_property(module: Any, native: property, header: str) -> property:
             file = os.path.join(where, "METADATA")
             st = os.stat(file)
             current = stamp(st)
+            memo = _headers.get(where) or _saved_header(where)
         except (OSError, ValueError):
             return native_get(self)
-        memo = _headers.get(where)
         if memo is not None and memo[0] == current and header in memo[1]:
             return memo[1][header]
         observed_at = now()
@@ -110,14 +143,11 @@ def header_property(module: Any, native: property, header: str) -> property:
         try:
             if stamp(os.stat(file)) != current:
                 return value
-        except OSError:
-            return value
-        if memo is None or memo[0] != current:
-            if len(_headers) >= MAX_MEMO:
-                _headers.clear()
-            memo = (current, {})
-            _headers[where] = memo
-        memo[1][header] = value
+            values = dict(memo[1]) if memo is not None and memo[0] == current else {}
+            values[header] = value
+            _remember(where, (current, values))
+        except Exception:  # the answer stands; only the memo is lost
+            pass
         return value
 
     get.__doc__ = native.__doc__

@@ -65,6 +65,8 @@ def patch_provider(module: Any) -> None:
         )
     if name == "importlib.metadata":
         _replace(module, "entry_points", _query.entry_points_function(module, module.entry_points))
+        native_from_name = vars(base)["from_name"]
+        _replace(base, "from_name", _query.from_name_method(module, native_from_name))
     _wrap_invalidate(finder)
     _wrap_invalidate(_path_finder())
     patched[name] = module

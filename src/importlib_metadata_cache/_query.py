@@ -72,8 +72,13 @@ class Index:
         stamp_: Stamp,
         dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...]]],
         watch: list[tuple[str, Stamp | None]],
+        lookup: Any,
     ) -> Index:
-        """From ``(child, normalised name, first of its name here?, triples)``."""
+        """From ``(child, normalised name, first of its name here?, triples)``.
+
+        ``lookup`` (the native ``Lookup``) gives, per name as a named search
+        normalises it, the first distribution such a search yields here.
+        """
         groups: dict[str, list[tuple[str, str, str, str]]] = {}
         for child, name, first, eps in dists:
             if first:
@@ -86,6 +91,8 @@ class Index:
             "groups": {g: marshal.dumps(tuple(v)) for g, v in groups.items()},
             "all": marshal.dumps(tuple(dists)),
             "names": marshal.dumps(frozenset(name for _c, name, _f, _e in dists)),
+            "first": {k: os.path.basename(str(v[0])) for k, v in lookup.infos.items() if v},
+            "eggs": {k: os.path.basename(str(v[0])) for k, v in lookup.eggs.items() if v},
         }
         return cls(marshal.dumps(parts))
 
@@ -106,6 +113,13 @@ class Index:
         if self._names is None:
             self._names = marshal.loads(self.parts["names"])
         return self._names  # type: ignore[no-any-return]
+
+    def find(self, prepared: Any) -> str | None:
+        """The child a named native search yields first here, if any."""
+        child = self.parts["first"].get(prepared.normalized)
+        if child is None:
+            child = self.parts["eggs"].get(prepared.legacy_normalized)
+        return child  # type: ignore[no-any-return]
 
     def fresh(self) -> bool:
         for path, expected in self.watch:
@@ -163,7 +177,7 @@ def _build(module: Any, record: Any, lookup: Any) -> Index | None:
         triples = tuple((ep.name, ep.value, ep.group) for ep in from_text(text))
         dists.append((child, name, name not in seen, triples))
         seen.add(name)
-    return Index.build(record.stamp, dists, watch)
+    return Index.build(record.stamp, dists, watch, lookup)
 
 
 #: (provider name, record key) -> Index
@@ -271,6 +285,46 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
     if hasattr(module, "SelectableGroups"):  # 3.10, 3.11
         return module.SelectableGroups.load(eps).select(**params)
     return module.EntryPoints(eps).select(**params)
+
+
+def _find(module: Any, name: str) -> Any:
+    """The distribution ``Distribution.from_name(name)`` returns, ``None`` or ``MISS``."""
+    prepared = module.Prepared(name)
+    for root in list(sys.path):
+        index = _index(module, root)
+        if index is MISS:
+            return MISS
+        if index is None or not index.count:
+            continue
+        child = index.find(prepared)
+        if child is not None:
+            return module.PathDistribution(_record.PATH_TYPE(root, child))
+    return None  # not found: the native code raises, with its own context
+
+
+def from_name_method(module: Any, native: Any) -> Any:
+    """``Distribution.from_name`` finding the distribution through the indexes."""
+    import functools
+
+    native_func = native.__func__
+
+    @functools.wraps(native_func)
+    def from_name(cls: Any, name: str) -> Any:
+        from . import _patch
+
+        if _patch.enabled and type(name) is str and name and _stdlib_resolver_only(module):
+            try:
+                dist = _find(module, name)
+            except Exception as exc:
+                if _log.enabled:
+                    _log.debug(f"from_name({name!r}) falls back to the native code: {exc!r}")
+                dist = MISS
+            if dist is not MISS and dist is not None:
+                return dist
+        return native_func(cls, name)
+
+    from_name._imc_wrapped = True  # type: ignore[attr-defined]
+    return classmethod(from_name)
 
 
 def entry_points_function(module: Any, native: Any) -> Any:

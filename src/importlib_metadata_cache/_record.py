@@ -52,6 +52,7 @@ class Record:
 
     __slots__ = (
         "children",
+        "headers",
         "hits",
         "lookups",
         "misses",
@@ -79,11 +80,16 @@ class Record:
         # Other sections of the saved file (the indexes of ``_query``), as bytes,
         # valid for ``stamp``: kept so that saving the record keeps them too.
         self.sections: dict[str, bytes] = {}
+        # child -> (stamp of its METADATA, {"Name": ..., "Version": ...}): ``_members``
+        self.headers: dict[str, tuple[Stamp, dict[str, str]]] = {}
 
     def payload(self) -> dict[str, bytes]:
         """What is persisted: ``marshal``-ed sections, decoded only when needed."""
         texts = {k: v for k, v in self.texts.items() if k[1] in PERSISTED_FILES}
-        return {**self.sections, "record": marshal.dumps((self.stamp, self.children, texts))}
+        payload = {**self.sections, "record": marshal.dumps((self.stamp, self.children, texts))}
+        if self.headers:
+            payload["headers"] = marshal.dumps(self.headers)
+        return payload
 
     def restore(self, sections: dict[str, bytes]) -> None:
         stamp_, children, texts = marshal.loads(sections["record"])
@@ -93,7 +99,9 @@ class Record:
         self.children = children
         self.trusted = True  # only settled records are saved
         self.texts = texts
-        self.sections = {k: v for k, v in sections.items() if k != "record"}
+        self.sections = {k: v for k, v in sections.items() if k not in ("record", "headers")}
+        if "headers" in sections:
+            self.headers = marshal.loads(sections["headers"])
         self.persisted = "loaded"
 
 
@@ -146,7 +154,7 @@ MAX_RECORDS = 256
 PERSISTED_FILES = frozenset({"entry_points.txt", "top_level.txt"})
 
 
-def _record(key: str) -> Record:
+def record_of(key: str) -> Record:
     record = records.get(key)
     if record is None:
         while len(records) >= MAX_RECORDS:
@@ -234,7 +242,7 @@ def lookup_for(root: object, provider: str, lookup_class: Any) -> Any:
         if not _statmod.S_ISDIR(st.st_mode):
             return MISS  # a zip file or anything else: native code
         current = stamp(st)
-        record = _record(key)
+        record = record_of(key)
         if _dirty and (len(_dirty) > 1 or key not in _dirty):
             flush(skip=key)  # what the last query filled, saved before this one
         if record.children is None or record.stamp != current or not record.trusted:
@@ -263,6 +271,7 @@ def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: 
     # Swap in whole new objects: a reader in another thread sees either state.
     record.lookups = {}
     record.sections = {}
+    record.headers = {k: v for k, v in record.headers.items() if k in present}
     record.texts = texts
     record.children = children
     record.stamp = current
@@ -294,7 +303,7 @@ def read_text(path: object, filename: str) -> Any:
         key, child = os.path.split(where)
         record = records.get(key)
         if record is None:
-            record = _record(key)
+            record = record_of(key)
         texts = record.texts
         cached = texts.get((child, filename))
         if cached is not None and cached[0] == current:

@@ -86,8 +86,18 @@ def cache_dir() -> str | None:
     return _resolved[0]
 
 
+_names: dict[str, str] = {}
+
+
 def file_name(key: str) -> str:
     """A file name for the record of ``key`` (an absolute directory path)."""
+    name = _names.get(key)
+    if name is None:
+        name = _names[key] = _file_name(key)
+    return name
+
+
+def _file_name(key: str) -> str:
     safe = []
     for ch in key:
         if ch.isascii() and (ch.isalnum() or ch in "._-"):
@@ -150,28 +160,43 @@ def load(key: str) -> Any:
     return payload
 
 
+#: Roots whose directory passed the trust check in this process.
+_checked_dirs: dict[str, bool] = {}
+
+
+def _dir_ok(root: str, site: bool) -> bool:
+    """The directory check, once per process (the file check runs every time)."""
+    ok = _checked_dirs.get(root)
+    if ok is None:
+        fd = _open_dir(root, site)
+        ok = fd is not None
+        if fd is not None:
+            os.close(fd)
+        if ok:  # a missing directory may appear later; remember only success
+            _checked_dirs[root] = True
+    return ok
+
+
 def _load_from(root: str, key: str, site: bool) -> Any:
     try:
-        dir_fd = _open_dir(root, site)
-        if dir_fd is None:
+        if not _dir_ok(root, site):
+            return None
+        name = file_name(key)
+        try:
+            # O_NOFOLLOW: a symlink planted in place of a record is refused; the
+            # owner and mode checks below refuse a file somebody else wrote.
+            fd = os.open(os.path.join(root, name), os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
+        except FileNotFoundError:
             return None
         try:
-            name = file_name(key)
-            try:
-                fd = os.open(name, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY, dir_fd=dir_fd)
-            except FileNotFoundError:
+            st = os.fstat(fd)
+            if not (_statmod.S_ISREG(st.st_mode) and _trusted(st, site)):
+                if _log.enabled:
+                    _log.debug(f"ignoring {name!r} in {root!r}: not a private file")
                 return None
-            try:
-                st = os.fstat(fd)
-                if not (_statmod.S_ISREG(st.st_mode) and _trusted(st, site)):
-                    if _log.enabled:
-                        _log.debug(f"ignoring {name!r} in {root!r}: not a private file")
-                    return None
-                data = _read_all(fd, st.st_size)
-            finally:
-                os.close(fd)
+            data = _read_all(fd, st.st_size)
         finally:
-            os.close(dir_fd)
+            os.close(fd)
         if not data.startswith(MAGIC):
             _log.debug(f"ignoring {name!r}: not a record of format {FORMAT}")
             return None
