@@ -46,6 +46,7 @@ def clear() -> None:
 def entry_points_property(module: Any, native: property) -> property:
     """``PathDistribution.entry_points`` for ``module``, memoising the parse."""
     parsed = _parsed.setdefault(module.__name__, {})
+    section = f"parsed:{module.__name__}"
     native_get = native.fget
     assert native_get is not None
 
@@ -60,11 +61,20 @@ def entry_points_property(module: Any, native: property) -> property:
         except TypeError:  # an unhashable answer from a custom read_text
             return native_get(self)
         entry_point = module.EntryPoint
+        memo = None
+        if triples is None:
+            memo = _saved_parses(self, section)
+            triples = None if memo is None else memo.get(text)
         if triples is None:
             result = module.EntryPoints._from_text_for(text, self)
             if len(parsed) >= MAX_MEMO:
                 parsed.clear()
-            parsed[text] = tuple((ep.name, ep.value, ep.group) for ep in result)
+            triples = parsed[text] = tuple((ep.name, ep.value, ep.group) for ep in result)
+            if memo is not None and type(text) is str:
+                memo[text] = triples
+                record = _record.records.get(_dir_of(self))
+                if record is not None:
+                    _record.mark_dirty(record)
             return result
         return module.EntryPoints(
             entry_point(name=n, value=v, group=g)._for(self) for n, v, g in triples
@@ -103,6 +113,24 @@ def _remember(where: str, memo: tuple[Any, dict[str, str]]) -> None:
     _saved_headers.pop(key, None)
     if record.trusted:
         _record.mark_dirty(record)
+
+
+def _dir_of(dist: Any) -> str:
+    return os.path.dirname(str(vars(dist).get("_path")))
+
+
+def _saved_parses(dist: Any, section: str) -> dict[Any, Any] | None:
+    """The parse memo saved with the record of ``dist``'s directory, if trusted."""
+    path = vars(dist).get("_path")
+    if type(path) is not _record.PATH_TYPE:
+        return None
+    record = _record.records.get(os.path.dirname(str(path)))
+    if record is None or not record.trusted:
+        return None
+    memo = record.memos.get(section)
+    if memo is None:
+        memo = record.memos[section] = {}
+    return memo
 
 
 def header_property(module: Any, native: property, header: str) -> property:
@@ -152,3 +180,24 @@ def header_property(module: Any, native: property, header: str) -> property:
 
     get.__doc__ = native.__doc__
     return property(get)
+
+
+def fast_new(module: Any) -> Any:
+    """``PathDistribution.__new__`` without the abstract-method scan, for that class.
+
+    3.12 and 3.13 create every ``Distribution`` through
+    ``DeprecatedNonAbstract.__new__``, which walks the whole class hierarchy
+    looking for unimplemented abstract methods (about 50 us per distribution,
+    most of a ``distributions()`` loop). ``PathDistribution`` implements them
+    all, so for exactly that class the scan always finds nothing and warns
+    nothing; subclasses still get the native scan.
+    """
+    dist_class = module.PathDistribution
+    native_new = dist_class.__new__
+
+    def __new__(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        if cls is dist_class:
+            return object.__new__(cls)
+        return native_new(cls, *args, **kwargs)
+
+    return staticmethod(__new__)

@@ -63,6 +63,9 @@ def patch_provider(module: Any) -> None:
         _replace(
             dist, header, _members.header_property(module, getattr(base, header), header.title())
         )
+    deprecated_non_abstract = getattr(module, "DeprecatedNonAbstract", None)
+    if deprecated_non_abstract is not None and deprecated_non_abstract in dist.__mro__:
+        _replace(dist, "__new__", _members.fast_new(module))
     if name == "importlib.metadata":
         _replace(module, "entry_points", _query.entry_points_function(module, module.entry_points))
         native_from_name = vars(base)["from_name"]

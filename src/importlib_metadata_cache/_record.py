@@ -55,6 +55,7 @@ class Record:
         "headers",
         "hits",
         "lookups",
+        "memos",
         "misses",
         "path",
         "persisted",
@@ -82,6 +83,8 @@ class Record:
         self.sections: dict[str, bytes] = {}
         # child -> (stamp of its METADATA, {"Name": ..., "Version": ...}): ``_members``
         self.headers: dict[str, tuple[Stamp, dict[str, str]]] = {}
+        # "parsed:<provider>" -> {entry_points.txt text: ((name, value, group), ...)}
+        self.memos: dict[str, dict[Any, Any]] = {}
 
     def payload(self) -> dict[str, bytes]:
         """What is persisted: ``marshal``-ed sections, decoded only when needed."""
@@ -89,6 +92,8 @@ class Record:
         payload = {**self.sections, "record": marshal.dumps((self.stamp, self.children, texts))}
         if self.headers:
             payload["headers"] = marshal.dumps(self.headers)
+        for name, memo in self.memos.items():
+            payload[name] = marshal.dumps(memo)
         return payload
 
     def restore(self, sections: dict[str, bytes]) -> None:
@@ -99,9 +104,14 @@ class Record:
         self.children = children
         self.trusted = True  # only settled records are saved
         self.texts = texts
-        self.sections = {k: v for k, v in sections.items() if k not in ("record", "headers")}
-        if "headers" in sections:
-            self.headers = marshal.loads(sections["headers"])
+        self.sections = {}
+        for name, raw in sections.items():
+            if name == "headers":
+                self.headers = marshal.loads(raw)
+            elif name.startswith("parsed:"):
+                self.memos[name] = marshal.loads(raw)
+            elif name != "record":
+                self.sections[name] = raw
         self.persisted = "loaded"
 
 
@@ -271,6 +281,7 @@ def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: 
     # Swap in whole new objects: a reader in another thread sees either state.
     record.lookups = {}
     record.sections = {}
+    record.memos = {}
     record.headers = {k: v for k, v in record.headers.items() if k in present}
     record.texts = texts
     record.children = children
