@@ -149,7 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "warm":
         from ._warm import warm
 
-        results = warm(args.entries, site=args.site)
+        entries = args.entries
+        if not entries:
+            # sys.path[0] is where this command was run from (the working
+            # directory under -m, bin/ for the script): not the environment's.
+            first_is_invocation = not (getattr(sys.flags, "safe_path", False) or sys.flags.isolated)
+            entries = sys.path[1:] if first_is_invocation else list(sys.path)
+            entries = [e for e in entries if isinstance(e, str)]
+        results = warm(entries, site=args.site)
         for entry, outcome in results:
             print(f"{entry or repr('')}: {outcome}")
         return 0 if all("not saved" not in outcome for _, outcome in results) else 1

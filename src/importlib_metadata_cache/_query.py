@@ -186,6 +186,7 @@ _indexes: dict[tuple[str, str], Index] = {}
 
 def clear() -> None:
     _indexes.clear()
+    _empty_dirs.clear()
 
 
 def _index(module: Any, root: object) -> Any:
@@ -226,8 +227,25 @@ def _index(module: Any, root: object) -> Any:
     return index
 
 
+#: Stamps of relative entries' directories seen holding no metadata.
+_empty_dirs: set[Stamp] = set()
+
+
 def _relative(root: str) -> Any:
-    """``''`` and relative entries: fine while they hold no metadata at all."""
+    """``''`` and relative entries: fine while they hold no metadata at all.
+
+    The directory's stamp says which directory it is now (device and inode)
+    and whether it changed, whatever the working directory is.
+    """
+    if os.path.basename(root).lower().endswith(".egg"):
+        return MISS
+    observed_at = now()
+    try:
+        current = stamp(os.stat(root or "."))
+    except OSError:
+        return MISS
+    if current in _empty_dirs:
+        return None
     try:
         children = os.listdir(root or ".")
     except OSError:
@@ -235,8 +253,10 @@ def _relative(root: str) -> Any:
     for child in children:
         if child.lower().endswith((".dist-info", ".egg-info")):
             return MISS
-    if os.path.basename(root).lower().endswith(".egg"):
-        return MISS
+    if settled(current, observed_at):
+        if len(_empty_dirs) > 256:
+            _empty_dirs.clear()
+        _empty_dirs.add(current)
     return None
 
 
