@@ -34,6 +34,7 @@ import marshal
 import os
 import stat as _statmod
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from . import _log, _record
@@ -272,6 +273,18 @@ def _stdlib_resolver_only(module: Any) -> bool:
     return len(resolvers) == 1 and resolvers[0] is expected
 
 
+def _entries(module: Any) -> Iterator[tuple[str, Index] | None]:
+    """``(root, index)`` of each ``sys.path`` entry holding distributions, lazily,
+    in order; ``None`` (and the end) at the first entry the indexes cannot serve."""
+    for root in list(sys.path):
+        index = _index(module, root)
+        if index is MISS:
+            yield None
+            return
+        if index is not None and index.count:
+            yield root, index
+
+
 def _select(module: Any, params: dict[str, Any]) -> Any:
     group_only = list(params) == ["group"] and type(params["group"]) is str
     group = params.get("group")
@@ -280,12 +293,10 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
     path_class = _record.PATH_TYPE
     earlier: list[Index] = []
     eps: list[Any] = []
-    for root in list(sys.path):
-        index = _index(module, root)
-        if index is MISS:
+    for item in _entries(module):
+        if item is None:
             return MISS
-        if index is None or not index.count:
-            continue
+        root, index = item
         dists: dict[str, Any] = {}
         if group_only:
             for child, name, ep_name, value in index.group(group):
@@ -310,12 +321,10 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
 def _find(module: Any, name: str) -> Any:
     """The distribution ``Distribution.from_name(name)`` returns, ``None`` or ``MISS``."""
     prepared = module.Prepared(name)
-    for root in list(sys.path):
-        index = _index(module, root)
-        if index is MISS:
+    for item in _entries(module):
+        if item is None:
             return MISS
-        if index is None or not index.count:
-            continue
+        root, index = item
         child = index.find(prepared)
         if child is not None:
             return module.PathDistribution(_record.PATH_TYPE(root, child))
