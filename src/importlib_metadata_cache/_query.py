@@ -299,7 +299,7 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
         root, index = item
         dists: dict[str, Any] = {}
         if group_only:
-            for child, name, ep_name, value in index.group(group):
+            for child, name, ep_name, value in index.group(str(group)):
                 if any(name in other.names() for other in earlier):
                     continue
                 dist = dists.get(child)
