@@ -291,3 +291,20 @@ def test_fork_child_sees_its_own_changes(site: Path, provider: Any) -> None:
     assert os.read(read, 10) == b"ok"
     assert code == 0
     assert provider.version("child") == "1.0"
+
+
+def test_file_replaced_inside_dist_info(site: Path, provider: Any, differential: Any) -> None:
+    """A file replaced (written aside, then renamed) inside a ``*.dist-info`` is seen at
+    once: the distribution is in the answer, and its directory's stamp changed."""
+    build(site, dist_info("dev", "1.0", entry_points=EPS))
+    build(site, dist_info("other", "1.0", entry_points=EPS))
+    settle()
+    differential(provider)
+    target = site / "dev-1.0.dist-info" / "entry_points.txt"
+    aside = target.with_name("entry_points.txt.new")
+    aside.write_text("[imc.plugins]\nreplaced = x:y\n")
+    os.replace(aside, target)
+    names = [ep.name for ep in provider.entry_points(group="imc.plugins")]
+    assert names == ["replaced", "alpha"]
+    assert provider.distribution("dev").entry_points.names == {"replaced"}
+    differential(provider)

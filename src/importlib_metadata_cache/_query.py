@@ -71,41 +71,53 @@ class Index:
     def build(
         cls,
         stamp_: Stamp,
-        dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...]]],
+        dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...], Stamp]],
         watch: list[tuple[str, Stamp | None]],
         lookup: Any,
     ) -> Index:
-        """From ``(child, normalised name, first of its name here?, triples)``.
+        """From ``(child, normalised name, first of its name here?, triples, stamp)``.
 
         ``lookup`` (the native ``Lookup``) gives, per name as a named search
-        normalises it, the first distribution such a search yields here.
+        normalises it, the first distribution such a search yields here. Each
+        reference to a distribution carries the stamp of its directory, checked
+        when that distribution is part of an answer (see ``Stale``).
         """
-        groups: dict[str, list[tuple[str, str, str, str]]] = {}
-        for child, name, first, eps in dists:
+        stamps = {child: dist_stamp for child, _n, _f, _e, dist_stamp in dists}
+        groups: dict[str, list[tuple[str, str, str, str, Stamp]]] = {}
+        for child, name, first, eps, dist_stamp in dists:
             if first:
                 for ep_name, value, group in eps:
-                    groups.setdefault(group, []).append((child, name, ep_name, value))
+                    groups.setdefault(group, []).append((child, name, ep_name, value, dist_stamp))
+
+        def firsts(table: Any) -> dict[str, tuple[str, Stamp]]:
+            out = {}
+            for key, paths in table.items():
+                if paths:
+                    child = os.path.basename(str(paths[0]))
+                    out[key] = (child, stamps[child])
+            return out
+
         parts = {
             "stamp": stamp_,
             "watch": tuple(watch),
             "count": len(dists),
             "groups": {g: marshal.dumps(tuple(v)) for g, v in groups.items()},
             "all": marshal.dumps(tuple(dists)),
-            "names": marshal.dumps(frozenset(name for _c, name, _f, _e in dists)),
-            "first": {k: os.path.basename(str(v[0])) for k, v in lookup.infos.items() if v},
-            "eggs": {k: os.path.basename(str(v[0])) for k, v in lookup.eggs.items() if v},
+            "names": marshal.dumps(frozenset(name for _c, name, _f, _e, _s in dists)),
+            "first": firsts(lookup.infos),
+            "eggs": firsts(lookup.eggs),
         }
         return cls(marshal.dumps(parts))
 
-    def group(self, group: str) -> tuple[tuple[str, str, str, str], ...]:
-        """``(child, normalised name, ep name, value)`` of ``group``, first dists only."""
+    def group(self, group: str) -> tuple[tuple[str, str, str, str, Stamp], ...]:
+        """``(child, normalised name, ep name, value, stamp)`` of ``group``, first dists only."""
         found = self._groups.get(group)
         if found is None:
             raw = self.parts["groups"].get(group)
             found = self._groups[group] = () if raw is None else marshal.loads(raw)
         return found
 
-    def all(self) -> tuple[tuple[str, str, bool, tuple[tuple[str, str, str], ...]], ...]:
+    def all(self) -> tuple[tuple[str, str, bool, tuple[tuple[str, str, str], ...], Stamp], ...]:
         if self._all is None:
             self._all = marshal.loads(self.parts["all"])
         return self._all  # type: ignore[no-any-return]
@@ -115,12 +127,12 @@ class Index:
             self._names = marshal.loads(self.parts["names"])
         return self._names  # type: ignore[no-any-return]
 
-    def find(self, prepared: Any) -> str | None:
-        """The child a named native search yields first here, if any."""
-        child = self.parts["first"].get(prepared.normalized)
-        if child is None:
-            child = self.parts["eggs"].get(prepared.legacy_normalized)
-        return child  # type: ignore[no-any-return]
+    def find(self, prepared: Any) -> tuple[str, Stamp] | None:
+        """The child a named native search yields first here (and its stamp), if any."""
+        found = self.parts["first"].get(prepared.normalized)
+        if found is None:
+            found = self.parts["eggs"].get(prepared.legacy_normalized)
+        return found  # type: ignore[no-any-return]
 
     def fresh(self) -> bool:
         for path, expected in self.watch:
@@ -148,7 +160,7 @@ def _build(module: Any, record: Any, lookup: Any) -> Index | None:
     name_from_stem = module.PathDistribution._name_from_stem
     normalize = module.Prepared.normalize
     from_text = module.EntryPoints._from_text
-    dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...]]] = []
+    dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...], Stamp]] = []
     watch: list[tuple[str, Stamp | None]] = []
     seen: set[str] = set()
     for path in lookup.search(module.Prepared(None)):
@@ -176,7 +188,7 @@ def _build(module: Any, record: Any, lookup: Any) -> Index | None:
             watch.append((where, dist_stamp))
             watch.append((eps_file, eps_stamp))
         triples = tuple((ep.name, ep.value, ep.group) for ep in from_text(text))
-        dists.append((child, name, name not in seen, triples))
+        dists.append((child, name, name not in seen, triples, dist_stamp))
         seen.add(name)
     return Index.build(record.stamp, dists, watch, lookup)
 
@@ -184,9 +196,33 @@ def _build(module: Any, record: Any, lookup: Any) -> Index | None:
 #: (provider name, record key) -> Index
 _indexes: dict[tuple[str, str], Index] = {}
 
+#: Indexes found stale (see ``Stale``): rebuilt from the disk, never loaded again.
+_distrusted: set[tuple[str, str]] = set()
+
+
+class Stale(Exception):
+    """A distribution in an answer has a directory stamp other than its index's.
+
+    Its files were replaced, added or removed since the index was built (the
+    entry's own stamp only changes when distributions come or go). The index
+    of ``root`` is dropped and rebuilt, and the query runs again.
+    """
+
+    def __init__(self, module: Any, root: str) -> None:
+        super().__init__(root)
+        self.key = (module.__name__, _record.key_of(root))
+
+
+def _check(root: str, child: str, expected: Stamp) -> bool:
+    try:
+        return stamp(os.stat(os.path.join(root, child))) == expected
+    except OSError:
+        return False
+
 
 def clear() -> None:
     _indexes.clear()
+    _distrusted.clear()
     _empty_dirs.clear()
 
 
@@ -208,7 +244,8 @@ def _index(module: Any, root: object) -> Any:
     section = f"index:{name}"
     index = _indexes.get((name, key))
     if index is None or index.stamp != current:
-        blob = _record.saved_sections(key).get(section)
+        saved = _record.saved_sections(key) if (name, key) not in _distrusted else {}
+        blob = saved.get(section)
         index = Index(blob) if blob is not None else None
         if index is not None and index.stamp != current:
             index = None
@@ -299,17 +336,21 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
         root, index = item
         dists: dict[str, Any] = {}
         if group_only:
-            for child, name, ep_name, value in index.group(str(group)):
+            for child, name, ep_name, value, dist_stamp in index.group(str(group)):
                 if any(name in other.names() for other in earlier):
                     continue
                 dist = dists.get(child)
                 if dist is None:
+                    if not _check(root, child, dist_stamp):
+                        raise Stale(module, root)
                     dist = dists[child] = dist_class(path_class(root, child))
                 eps.append(entry_point(name=ep_name, value=value, group=group)._for(dist))
         else:
-            for child, name, first, triples in index.all():
+            for child, name, first, triples, dist_stamp in index.all():
                 if not first or not triples or any(name in o.names() for o in earlier):
                     continue
+                if not _check(root, child, dist_stamp):
+                    raise Stale(module, root)
                 dist = dist_class(path_class(root, child))
                 eps.extend(entry_point(name=n, value=v, group=g)._for(dist) for n, v, g in triples)
         earlier.append(index)
@@ -325,10 +366,28 @@ def _find(module: Any, name: str) -> Any:
         if item is None:
             return MISS
         root, index = item
-        child = index.find(prepared)
-        if child is not None:
+        found = index.find(prepared)
+        if found is not None:
+            child, dist_stamp = found
+            if not _check(root, child, dist_stamp):
+                raise Stale(module, root)
             return module.PathDistribution(_record.PATH_TYPE(root, child))
     return None  # not found: the native code raises, with its own context
+
+
+def _retrying(query: Any, module: Any, arg: Any) -> Any:
+    """``query(module, arg)``, once more after rebuilding a stale index."""
+    try:
+        return query(module, arg)
+    except Stale as stale:
+        _indexes.pop(stale.key, None)
+        _distrusted.add(stale.key)
+        if _log.enabled:
+            _log.debug(f"the index of {stale.key[1]!r} is stale: rebuilding it")
+    try:
+        return query(module, arg)
+    except Stale:
+        return MISS
 
 
 def from_name_method(module: Any, native: Any) -> Any:
@@ -343,7 +402,7 @@ def from_name_method(module: Any, native: Any) -> Any:
 
         if _patch.enabled and type(name) is str and name and _stdlib_resolver_only(module):
             try:
-                dist = _find(module, name)
+                dist = _retrying(_find, module, name)
             except Exception as exc:
                 if _log.enabled:
                     _log.debug(f"from_name({name!r}) falls back to the native code: {exc!r}")
@@ -366,7 +425,7 @@ def entry_points_function(module: Any, native: Any) -> Any:
 
         if _patch.enabled and _stdlib_resolver_only(module):
             try:
-                result = _select(module, params)
+                result = _retrying(_select, module, params)
             except Exception as exc:
                 if _log.enabled:
                     _log.debug(f"entry_points() falls back to the native code: {exc!r}")

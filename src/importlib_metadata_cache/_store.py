@@ -47,6 +47,8 @@ SUFFIX = f".{TAG}.rec"
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+# A FIFO planted where a record should be must not block the open.
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _POSIX = os.name == "posix"
 
 #: Set once a write failed: this process stops trying (no retry storm).
@@ -54,19 +56,34 @@ _writes_disabled = False
 _resolved: list[str | None] = []
 
 
+def _home(environ: Any) -> str | None:
+    """``$HOME`` if absolute, else the passwd entry's home (as platformdirs does)."""
+    home = environ.get("HOME", "")
+    if os.path.isabs(home):
+        return str(home)
+    try:
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError):  # an arbitrary uid with no passwd entry
+        return None
+    return home if os.path.isabs(home) else None
+
+
 def default_dir(environ: Any = os.environ) -> str | None:
     """The user cache directory, as platformdirs would name it, or ``None``."""
     if sys.platform == "win32":
         base = environ.get("LOCALAPPDATA", "")
         return os.path.join(base, APP, "Cache") if os.path.isabs(base) else None
+    home = _home(environ)
     if sys.platform == "darwin":
-        home = os.path.expanduser("~")
-        return os.path.join(home, "Library", "Caches", APP) if os.path.isabs(home) else None
+        return os.path.join(home, "Library", "Caches", APP) if home else None
     base = environ.get("XDG_CACHE_HOME", "").strip()
-    if not base:
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    # expanduser('~') stays '~' when HOME is unset and the uid has no passwd entry.
-    return os.path.join(base, APP) if os.path.isabs(base) else None
+    if not os.path.isabs(base):  # unset, empty or relative: the XDG default
+        if home is None:
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, APP)
 
 
 def cache_dir() -> str | None:
@@ -185,7 +202,9 @@ def _load_from(root: str, key: str, site: bool) -> Any:
         try:
             # O_NOFOLLOW: a symlink planted in place of a record is refused; the
             # owner and mode checks below refuse a file somebody else wrote.
-            fd = os.open(os.path.join(root, name), os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
+            fd = os.open(
+                os.path.join(root, name), os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY
+            )
         except FileNotFoundError:
             return None
         try:
@@ -250,6 +269,8 @@ def save(key: str, payload: Any, site: bool = False) -> bool:
             dir_fd=dir_fd,
         )
         try:
+            if site:  # readable by every user whatever the umask
+                os.fchmod(fd, 0o644)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -287,16 +308,46 @@ def _ensure_dir(root: str, site: bool = False) -> int | None:
     fd = _open_dir(root, site)
     if fd is not None:
         return fd
+    if not site and not _may_create(root):
+        return None
     try:
         os.makedirs(root, mode=0o755 if site else 0o700, exist_ok=True)
+        if site:  # whatever the umask: the set is for every user
+            os.chmod(root, 0o755)
     except OSError as exc:
         if _log.enabled:
             _log.debug(f"cannot create {root!r}: {exc!r}")
         return None
     fd = _open_dir(root, site)
     if fd is not None:
-        _write_tag(fd)
+        _write_tag(fd, site)
     return fd
+
+
+def _may_create(root: str) -> bool:
+    """Whether the nearest existing ancestor of ``root`` belongs to this user.
+
+    Root running with another user's HOME (``sudo`` keeps it) must not create
+    directories owned by root in that home: the user would lose ``~/.cache``.
+    """
+    if not _POSIX:
+        return True
+    parent = root
+    while True:
+        parent = os.path.dirname(parent)
+        try:
+            st = os.stat(parent)
+        except FileNotFoundError:
+            if parent == os.path.dirname(parent):
+                return False
+            continue
+        except OSError:
+            return False
+        if st.st_uid != os.geteuid():
+            if _log.enabled:
+                _log.debug(f"not creating {root!r}: {parent!r} belongs to another user")
+            return False
+        return True
 
 
 CACHEDIR_TAG = (
@@ -306,15 +357,23 @@ CACHEDIR_TAG = (
 )
 
 
-def _write_tag(dir_fd: int) -> None:
+def _write_tag(dir_fd: int, site: bool = False) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW
     try:
-        fd = os.open(
-            "CACHEDIR.TAG", os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600, dir_fd=dir_fd
-        )
+        fd = os.open("CACHEDIR.TAG", flags, 0o644 if site else 0o600, dir_fd=dir_fd)
     except OSError:
         return
     try:
-        os.write(fd, CACHEDIR_TAG.encode("ascii"))
+        if site:
+            os.fchmod(fd, 0o644)
+        data = CACHEDIR_TAG.encode("ascii")
+        if os.write(fd, data) != len(data):
+            raise OSError("short write")
+    except OSError:
+        try:  # no empty tag left behind: the next creation writes it again
+            os.unlink("CACHEDIR.TAG", dir_fd=dir_fd)
+        except OSError:
+            pass
     finally:
         os.close(fd)
 
@@ -335,6 +394,8 @@ def entries(root: str) -> list[tuple[str, str, int, int]]:
         try:
             st = os.stat(path, follow_symlinks=False)
             size, mtime = st.st_size, st.st_mtime_ns
+            if not _statmod.S_ISREG(st.st_mode):
+                raise OSError("not a regular file")
             with open(path, "rb") as handle:
                 data = handle.read()
             if data.startswith(MAGIC):

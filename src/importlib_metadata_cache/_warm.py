@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from . import _record, _stamp, _store
+from . import _query, _record, _stamp, _store
 
 __all__ = ["clear", "warm"]
 
@@ -65,6 +65,10 @@ def warm(entries: list[str] | None = None, site: bool = False) -> list[tuple[str
         if record is None:
             results.append((entry, "not saved: it keeps changing"))
             continue
+        # The entry-point index too, so that a process loading this record
+        # answers entry_points(...) without building (and saving) it again.
+        if _query._stdlib_resolver_only(provider):
+            _query._index(provider, entry)
         saved = _store.save(record.path, record.payload(), site=site)
         where = _store.site_dir() if site else _store.cache_dir()
         results.append((entry, f"saved to {where}" if saved else "not saved: store unusable"))
