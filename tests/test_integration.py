@@ -31,7 +31,6 @@ SITECUSTOMIZE = venvs.REPO_ROOT / "sitecustomize_example" / "sitecustomize.py"
 STARTUP_MODULES = {
     "importlib_metadata_cache",
     "importlib_metadata_cache._startup",
-    "importlib_metadata_cache._env",
 }
 #: Never at startup: each costs milliseconds in every process of the venv.
 HEAVY_MODULES = ("importlib.metadata", "json", "threading", "pathlib", "typing", "__future__")

@@ -1,14 +1,18 @@
 """Every environment variable this package reads: name, default, parser, doc.
 
-This table is the source of the README's table. It is imported at interpreter
-start, so it imports ``os`` only and never raises.
+This table is the source of the README's table. Imports ``os`` only and never
+raises.
 
-The variables are read even under ``python -E`` / ``-I``: those flags tell the
+It is imported by the modules that run after activation, never at interpreter
+start. The variables are read even under ``python -E`` / ``-I``: those flags tell the
 interpreter to ignore ``PYTHON*`` variables, and an off switch that stopped
 working in isolated mode would be a trap (see README, "Interpreter modes").
 """
 
 import os
+
+from ._startup import OFF as _OFF
+from ._startup import enabled as _startup_enabled
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -16,7 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["VARIABLES", "cache_dir", "debug", "enabled", "settle_ns"]
 
-_OFF = ("0", "false", "off", "no")
 
 #: (name, default, one-line doc), in the order the README lists them.
 VARIABLES = (
@@ -46,10 +49,9 @@ VARIABLES = (
 )
 
 
-def enabled(environ: "Mapping[str, str]" = os.environ) -> bool:
-    """Whether the off switch is absent or says on."""
-    value = environ.get("IMPORTLIB_METADATA_CACHE")
-    return value is None or value.strip().lower() not in _OFF
+# The off switch is parsed by ``_startup`` (it alone runs at interpreter start,
+# and one module fewer there is measurable); it is listed in the table above.
+enabled = _startup_enabled
 
 
 def debug(environ: "Mapping[str, str]" = os.environ) -> bool:

@@ -4,8 +4,8 @@
 3.15+, by ``importlib_metadata_cache.start``, PEP 829). It must stay cheap and
 safe in every process of the environment:
 
-* it imports ``os`` and ``sys`` (already loaded by ``site``) and our own
-  ``_env``; nothing of ``importlib.metadata``, ``threading``, ``json`` ...;
+* it imports ``os`` and ``sys`` (already loaded by ``site``) and nothing else:
+  nothing of ``importlib.metadata``, ``threading``, ``json`` ...;
 * it is idempotent (a site directory can be on ``sys.path`` twice, and both
   the ``.pth`` and the ``.start`` file may run);
 * it never raises.
@@ -16,17 +16,27 @@ provider is patched right after its module body ran (at once if it is already
 imported). Everything heavier lives in ``_patch`` and is imported only then.
 """
 
+import os
 import sys
-
-from . import _env
 
 # No ``from __future__ import annotations`` and no ``typing`` at runtime: both
 # would be imported at every interpreter start. Annotations are strings.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 __all__ = ["activate", "deactivate", "is_active", "reason"]
+
+#: Values of ``IMPORTLIB_METADATA_CACHE`` that turn the cache off (any case).
+OFF = ("0", "false", "off", "no")
+
+
+def enabled(environ: "Mapping[str, str]" = os.environ) -> bool:
+    """Whether the off switch is absent or says on (see ``_env`` for every variable)."""
+    value = environ.get("IMPORTLIB_METADATA_CACHE")
+    return value is None or value.strip().lower() not in OFF
+
 
 #: The module names of the providers we patch.
 WATCHED = ("importlib.metadata", "importlib_metadata")
@@ -51,7 +61,7 @@ def activate() -> None:
     try:
         if _finder is not None:
             return
-        if not _env.enabled():
+        if not enabled():
             _reason = "IMPORTLIB_METADATA_CACHE turns it off"
             return
         finder = _PostImportFinder()
