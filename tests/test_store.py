@@ -1666,3 +1666,34 @@ def test_warm_site_is_readable_by_everyone_under_a_strict_umask(tmp_path: Path) 
     print(modes)
     assert stat.S_IMODE(share.stat().st_mode) == 0o755
     assert stat.S_IMODE(record_file(share, site).stat().st_mode) == 0o644
+
+
+def test_a_relocated_or_replaced_environment_is_never_served_old_data(
+    tmp_path: Path, store: Path
+) -> None:
+    """Another tree unpacked at the same path with the same mtimes (an image
+    layer, ``cp -p``, ``tar``) is told apart by inode and ctime, and a copy at
+    another path gets a record of its own."""
+    site = Path(make_site(tmp_path / "site"))
+    before, _ = query(site, store)
+    assert record_file(store, site).is_file()
+    # The same path, another tree: beta replaced by newcomer, mtimes preserved.
+    other = tmp_path / "other"
+    shutil.copytree(site, other, copy_function=shutil.copy2)
+    shutil.rmtree(other / "beta-2.3.dist-info")
+    sites.build(other, sites.dist_info("newcomer", "1.0", entry_points=ep_section("n = n:m")))
+    old = os.stat(site)
+    shutil.rmtree(site)
+    os.rename(other, site)
+    os.utime(site, ns=(old.st_atime_ns, old.st_mtime_ns))
+    settle()
+    after, _ = query(site, store)
+    assert after["answers"] == uncached(site, store)
+    assert after["answers"] != before["answers"]
+    # A copy at another path (a copied venv) answers for its own files.
+    copy = tmp_path / "copy"
+    shutil.copytree(site, copy, copy_function=shutil.copy2)
+    settle()
+    copied, _ = query(copy, store)
+    assert copied["answers"] == uncached(copy, store)
+    assert record_file(store, copy).is_file()
