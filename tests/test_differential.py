@@ -308,3 +308,18 @@ def test_file_replaced_inside_dist_info(site: Path, provider: Any, differential:
     assert names == ["replaced", "alpha"]
     assert provider.distribution("dev").entry_points.names == {"replaced"}
     differential(provider)
+
+
+def test_from_name_of_a_subclass_discovers_its_own_way(site: Path, provider: Any) -> None:
+    """A Distribution subclass with its own resolvers is never answered from the indexes."""
+    build(site, dist_info("alpha", "1.0", entry_points=EPS))
+    settle()
+
+    class Elsewhere(provider.Distribution):  # type: ignore[name-defined,misc]
+        @staticmethod
+        def _discover_resolvers() -> Any:
+            return iter(())
+
+    provider.version("alpha")
+    with pytest.raises(provider.PackageNotFoundError):
+        Elsewhere.from_name("alpha")

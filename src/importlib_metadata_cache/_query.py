@@ -400,7 +400,15 @@ def from_name_method(module: Any, native: Any) -> Any:
     def from_name(cls: Any, name: str) -> Any:
         from . import _patch
 
-        if _patch.enabled and type(name) is str and name and _stdlib_resolver_only(module):
+        # A subclass may discover its own way (its own discover/_discover_resolvers).
+        plain = cls is module.Distribution or cls is module.PathDistribution
+        if (
+            plain
+            and _patch.enabled
+            and type(name) is str
+            and name
+            and _stdlib_resolver_only(module)
+        ):
             try:
                 dist = _retrying(_find, module, name)
             except Exception as exc:
