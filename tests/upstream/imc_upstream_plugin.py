@@ -137,7 +137,7 @@ def _current() -> _Copy:
                 "upstream's conftest deletes every module named importlib_metadata*"
             )
         # lookup_for() and read_text() look ``_record`` up at call time.
-        _record._record = _tracking(copy, _record._record)
+        _record.record_of = _tracking(copy, _record.record_of)
         if os.environ.get("IMPORTLIB_METADATA_CACHE_SETTLE_MS") == "0":
             _stamp.SETTLE_NS = 0  # in case _stamp was imported before it was set
         state.settle_ns[copy.number] = _stamp.SETTLE_NS
@@ -154,15 +154,15 @@ def _total_misses() -> int:
 
 
 def _tracking(copy: _Copy, original: Any) -> Any:
-    """``_record._record`` that remembers every record it hands out."""
+    """``_record.record_of`` that remembers every record it hands out."""
 
     @functools.wraps(original)
-    def _record(key: str) -> Any:
+    def record_of(key: str) -> Any:
         record = original(key)
         copy.seen.setdefault(id(record), record)
         return record
 
-    return _record
+    return record_of
 
 
 def _is_ours(func: Any, name: str) -> bool:
