@@ -323,3 +323,19 @@ def test_from_name_of_a_subclass_discovers_its_own_way(site: Path, provider: Any
     provider.version("alpha")
     with pytest.raises(provider.PackageNotFoundError):
         Elsewhere.from_name("alpha")
+
+
+def test_an_egg_info_file_keeps_its_index(site: Path, provider: Any, differential: Any) -> None:
+    """An entry with a legacy ``*.egg-info`` file is indexed once, not at every query."""
+    from importlib_metadata_cache import _query
+
+    build(site, {"legacy-0.1.egg-info": metadata("legacy", "0.1")})
+    build(site, dist_info("alpha", "1.0", entry_points=EPS))
+    settle()
+    differential(provider)
+    provider.entry_points(group="imc.plugins")
+    index = _query._indexes.get((provider.__name__, str(site)))
+    if provider.__name__ == "importlib.metadata" and _query._stdlib_resolver_only(provider):
+        assert index is not None and index.fresh()
+        provider.entry_points(group="imc.plugins")
+        assert _query._indexes[(provider.__name__, str(site))] is index

@@ -138,7 +138,7 @@ class Index:
         for path, expected in self.watch:
             try:
                 current: Stamp | None = stamp(os.stat(path))
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 current = None
             except OSError:
                 return False
@@ -186,7 +186,8 @@ def _build(module: Any, record: Any, lookup: Any) -> Index | None:
             return None
         if not child.lower().endswith(".dist-info"):
             watch.append((where, dist_stamp))
-            watch.append((eps_file, eps_stamp))
+            if _statmod.S_ISDIR(dist_st.st_mode):
+                watch.append((eps_file, eps_stamp))
         triples = tuple((ep.name, ep.value, ep.group) for ep in from_text(text))
         dists.append((child, name, name not in seen, triples, dist_stamp))
         seen.add(name)
