@@ -41,6 +41,7 @@ def clear() -> None:
     _parsed.clear()
     _headers.clear()
     _saved_headers.clear()
+    _messages.clear()
 
 
 def entry_points_property(module: Any, native: property) -> property:
@@ -201,3 +202,49 @@ def fast_new(module: Any) -> Any:
         return native_new(cls, *args, **kwargs)
 
     return staticmethod(__new__)
+
+
+#: Parsed ``METADATA`` texts: text -> the ``email`` message parsed from it.
+_messages: dict[str, Any] = {}
+
+MAX_MESSAGES = 1024
+
+
+class MemoisedEmail:
+    """Stands in for the ``email`` module in a provider's namespace.
+
+    Every provider's ``metadata`` property ends in
+    ``email.message_from_string(text)``, a full parse of ``METADATA`` (long
+    description included) at every access: most of the time of
+    ``dist.metadata['Name']`` in pytest's, flake8's and
+    ``packages_distributions()``'s loops. Here the parse of each text is kept,
+    and each call returns a fresh copy of it (its own header and defect lists),
+    which the provider wraps in its own ``Message`` as natively. Anything else
+    is the real ``email`` module.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self._imc_real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._imc_real, name)
+
+    def message_from_string(self, s: Any, *args: Any, **kwargs: Any) -> Any:
+        from . import _patch
+
+        real = self._imc_real.message_from_string
+        if args or kwargs or type(s) is not str or not _patch.enabled:
+            return real(s, *args, **kwargs)
+        parsed = _messages.get(s)
+        if parsed is None:
+            parsed = real(s)
+            if parsed.is_multipart():  # a payload of messages: not worth copying
+                return parsed
+            if len(_messages) >= MAX_MESSAGES:
+                _messages.clear()
+            _messages[s] = parsed
+        copy = parsed.__class__.__new__(parsed.__class__)
+        vars(copy).update(vars(parsed))
+        copy._headers = list(parsed._headers)
+        copy.defects = list(parsed.defects)
+        return copy
