@@ -88,20 +88,19 @@ def entry_points_property(module: Any, native: property) -> property:
 def _saved_header(where: str) -> tuple[Any, dict[str, str]] | None:
     """The memo of ``where`` saved by an earlier process, if any."""
     key, child = os.path.split(where)
-    saved = _saved_headers.get(key)
-    if saved is None:
-        record = _record.records.get(key)
-        if record is not None:
-            saved = record.headers
-        else:
-            raw = _record.saved_sections(key).get("headers")
-            saved = marshal.loads(raw) if raw is not None else {}
-        _saved_headers[key] = saved
-    return saved.get(child)
+    record = _record.records.get(key)
+    if record is not None:
+        return record.headers.get(child)
+    buckets = _saved_headers.get(key)
+    if buckets is None:
+        raw = _record.saved_sections(key).get("headers")
+        buckets = _saved_headers[key] = marshal.loads(raw) if raw is not None else {}
+    bucket = buckets.get(child[:2])
+    return None if bucket is None else marshal.loads(bucket).get(child)
 
 
-#: Decoded "headers" sections of saved records, by record key.
-_saved_headers: dict[str, dict[str, Any]] = {}
+#: The "headers" sections of saved records (buckets of marshalled memos), by key.
+_saved_headers: dict[str, dict[str, bytes]] = {}
 
 
 def _remember(where: str, memo: tuple[Any, dict[str, str]]) -> None:
@@ -153,9 +152,12 @@ def header_property(module: Any, native: property, header: str) -> property:
             file = os.path.join(where, "METADATA")
             st = os.stat(file)
             current = stamp(st)
-            memo = _headers.get(where) or _saved_header(where)
         except (OSError, ValueError):
             return native_get(self)
+        try:
+            memo = _headers.get(where) or _saved_header(where)
+        except Exception:  # a saved memo that does not decode is no memo
+            memo = None
         if memo is not None and memo[0] == current and header in memo[1]:
             return memo[1][header]
         observed_at = now()

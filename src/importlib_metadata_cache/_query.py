@@ -89,13 +89,14 @@ class Index:
                 for ep_name, value, group in eps:
                     groups.setdefault(group, []).append((child, name, ep_name, value, dist_stamp))
 
-        def firsts(table: Any) -> dict[str, tuple[str, Stamp]]:
-            out = {}
+        def firsts(table: Any) -> dict[str, bytes]:
+            """Name -> (child, stamp), in buckets decoded one at a time by ``find``."""
+            buckets: dict[str, dict[str, tuple[str, Stamp]]] = {}
             for key, paths in table.items():
                 if paths:
                     child = os.path.basename(str(paths[0]))
-                    out[key] = (child, stamps[child])
-            return out
+                    buckets.setdefault(key[:2], {})[key] = (child, stamps[child])
+            return {prefix: marshal.dumps(bucket) for prefix, bucket in buckets.items()}
 
         parts = {
             "stamp": stamp_,
@@ -129,10 +130,13 @@ class Index:
 
     def find(self, prepared: Any) -> tuple[str, Stamp] | None:
         """The child a named native search yields first here (and its stamp), if any."""
-        found = self.parts["first"].get(prepared.normalized)
-        if found is None:
-            found = self.parts["eggs"].get(prepared.legacy_normalized)
-        return found  # type: ignore[no-any-return]
+        for table, key in (("first", prepared.normalized), ("eggs", prepared.legacy_normalized)):
+            raw = self.parts[table].get(key[:2])
+            if raw is not None:
+                found = marshal.loads(raw).get(key)
+                if found is not None:
+                    return found  # type: ignore[no-any-return]
+        return None
 
     def fresh(self) -> bool:
         for path, expected in self.watch:

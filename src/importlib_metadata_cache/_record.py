@@ -91,7 +91,7 @@ class Record:
         texts = {k: v for k, v in self.texts.items() if k[1] in PERSISTED_FILES}
         payload = {**self.sections, "record": marshal.dumps((self.stamp, self.children, texts))}
         if self.headers:
-            payload["headers"] = marshal.dumps(self.headers)
+            payload["headers"] = marshal.dumps(bucketed(self.headers))
         for name, memo in self.memos.items():
             payload[name] = marshal.dumps(memo)
         return payload
@@ -107,12 +107,22 @@ class Record:
         self.sections = {}
         for name, raw in sections.items():
             if name == "headers":
-                self.headers = marshal.loads(raw)
+                for bucket in marshal.loads(raw).values():
+                    self.headers.update(marshal.loads(bucket))
             elif name.startswith("parsed:"):
                 self.memos[name] = marshal.loads(raw)
             elif name != "record":
                 self.sections[name] = raw
         self.persisted = "loaded"
+
+
+def bucketed(table: dict[str, Any]) -> dict[str, bytes]:
+    """``table`` split by the first two characters of its keys, each part marshalled,
+    so that one key is found by decoding one small part (flat in the table's size)."""
+    buckets: dict[str, dict[str, Any]] = {}
+    for key, value in table.items():
+        buckets.setdefault(key[:2], {})[key] = value
+    return {prefix: marshal.dumps(bucket) for prefix, bucket in buckets.items()}
 
 
 #: Records by directory path, spelled as ``str(pathlib.Path(entry))``.
