@@ -256,6 +256,9 @@ def _index(module: Any, root: object) -> Any:
             index = None
     if index is not None and index.fresh():
         _indexes[(name, key)] = index
+        record = _record.records.get(key)
+        if record is not None:
+            record.hits += 1  # served without listing or reading anything
         return index
     lookup = _record.lookup_for(root, name, module.Lookup)
     record = _record.records.get(key)
