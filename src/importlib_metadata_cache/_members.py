@@ -95,12 +95,15 @@ def _saved_header(where: str) -> tuple[Any, dict[str, str]] | None:
     if buckets is None:
         raw = _record.saved_sections(key).get("headers")
         buckets = _saved_headers[key] = marshal.loads(raw) if raw is not None else {}
-    bucket = buckets.get(child[:2])
-    return None if bucket is None else marshal.loads(bucket).get(child)
+    number = _record.bucket_of(child)
+    bucket = buckets.get(number)
+    if type(bucket) is bytes:  # decoded once, then kept
+        bucket = buckets[number] = marshal.loads(bucket)
+    return None if bucket is None else bucket.get(child)
 
 
-#: The "headers" sections of saved records (buckets of marshalled memos), by key.
-_saved_headers: dict[str, dict[str, bytes]] = {}
+#: The "headers" sections of saved records (buckets of memos, decoded on use), by key.
+_saved_headers: dict[str, dict[int, Any]] = {}
 
 
 def _remember(where: str, memo: tuple[Any, dict[str, str]]) -> None:
@@ -154,10 +157,14 @@ def header_property(module: Any, native: property, header: str) -> property:
             current = stamp(st)
         except (OSError, ValueError):
             return native_get(self)
-        try:
-            memo = _headers.get(where) or _saved_header(where)
-        except Exception:  # a saved memo that does not decode is no memo
-            memo = None
+        memo = _headers.get(where)
+        if memo is None:
+            try:
+                memo = _saved_header(where)
+            except Exception:  # a saved memo that does not decode is no memo
+                memo = None
+            if memo is not None:
+                _headers[where] = memo
         if memo is not None and memo[0] == current and header in memo[1]:
             return memo[1][header]
         observed_at = now()
@@ -209,7 +216,7 @@ def fast_new(module: Any) -> Any:
 #: Parsed ``METADATA`` texts: text -> the ``email`` message parsed from it.
 _messages: dict[str, Any] = {}
 
-MAX_MESSAGES = 1024
+MAX_MESSAGES = 4096
 
 
 class MemoisedEmail:

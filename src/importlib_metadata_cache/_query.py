@@ -54,7 +54,17 @@ class Index:
     distributions (the floor the speed budget is measured against).
     """
 
-    __slots__ = ("_all", "_groups", "_names", "blob", "count", "parts", "stamp", "watch")
+    __slots__ = (
+        "_all",
+        "_buckets",
+        "_groups",
+        "_names",
+        "blob",
+        "count",
+        "parts",
+        "stamp",
+        "watch",
+    )
 
     def __init__(self, blob: bytes) -> None:
         self.blob = blob
@@ -64,6 +74,7 @@ class Index:
         self.count: int = parts["count"]
         self.parts: dict[str, Any] = parts
         self._groups: dict[str, Any] = {}
+        self._buckets: dict[tuple[str, int], dict[str, Any]] = {}
         self._all: Any = None
         self._names: Any = None
 
@@ -89,14 +100,14 @@ class Index:
                 for ep_name, value, group in eps:
                     groups.setdefault(group, []).append((child, name, ep_name, value, dist_stamp))
 
-        def firsts(table: Any) -> dict[str, bytes]:
+        def firsts(table: Any) -> dict[int, bytes]:
             """Name -> (child, stamp), in buckets decoded one at a time by ``find``."""
-            buckets: dict[str, dict[str, tuple[str, Stamp]]] = {}
+            found = {}
             for key, paths in table.items():
                 if paths:
                     child = os.path.basename(str(paths[0]))
-                    buckets.setdefault(key[:2], {})[key] = (child, stamps[child])
-            return {prefix: marshal.dumps(bucket) for prefix, bucket in buckets.items()}
+                    found[key] = (child, stamps[child])
+            return _record.bucketed(found)
 
         parts = {
             "stamp": stamp_,
@@ -131,11 +142,14 @@ class Index:
     def find(self, prepared: Any) -> tuple[str, Stamp] | None:
         """The child a named native search yields first here (and its stamp), if any."""
         for table, key in (("first", prepared.normalized), ("eggs", prepared.legacy_normalized)):
-            raw = self.parts[table].get(key[:2])
-            if raw is not None:
-                found = marshal.loads(raw).get(key)
-                if found is not None:
-                    return found  # type: ignore[no-any-return]
+            number = _record.bucket_of(key)
+            bucket = self._buckets.get((table, number))
+            if bucket is None:
+                raw = self.parts[table].get(number)
+                bucket = self._buckets[(table, number)] = {} if raw is None else marshal.loads(raw)
+            found = bucket.get(key)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
         return None
 
     def fresh(self) -> bool:
@@ -231,8 +245,13 @@ def clear() -> None:
     _empty_dirs.clear()
 
 
-def _index(module: Any, root: object) -> Any:
-    """The index of ``root``, ``None`` if it holds nothing, or ``MISS``."""
+def _index(module: Any, root: object, build: bool = True) -> Any:
+    """The index of ``root``, ``None`` if it holds nothing, or ``MISS``.
+
+    ``build=False``: ``MISS`` rather than scan every distribution of the entry
+    (a lookup by name reads one ``METADATA`` natively; building the index would
+    read them all, a cold start many times slower than uncached).
+    """
     if type(root) is not str:
         return MISS
     if not os.path.isabs(root):
@@ -260,6 +279,8 @@ def _index(module: Any, root: object) -> Any:
         if record is not None:
             record.hits += 1  # served without listing or reading anything
         return index
+    if not build:
+        return MISS
     lookup = _record.lookup_for(root, name, module.Lookup)
     record = _record.records.get(key)
     if lookup is MISS or record is None or not record.trusted:
@@ -318,11 +339,11 @@ def _stdlib_resolver_only(module: Any) -> bool:
     return len(resolvers) == 1 and resolvers[0] is expected
 
 
-def _entries(module: Any) -> Iterator[tuple[str, Index] | None]:
+def _entries(module: Any, build: bool = True) -> Iterator[tuple[str, Index] | None]:
     """``(root, index)`` of each ``sys.path`` entry holding distributions, lazily,
     in order; ``None`` (and the end) at the first entry the indexes cannot serve."""
     for root in list(sys.path):
-        index = _index(module, root)
+        index = _index(module, root, build)
         if index is MISS:
             yield None
             return
@@ -370,7 +391,7 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
 def _find(module: Any, name: str) -> Any:
     """The distribution ``Distribution.from_name(name)`` returns, ``None`` or ``MISS``."""
     prepared = module.Prepared(name)
-    for item in _entries(module):
+    for item in _entries(module, build=False):
         if item is None:
             return MISS
         root, index = item

@@ -116,13 +116,27 @@ class Record:
         self.persisted = "loaded"
 
 
-def bucketed(table: dict[str, Any]) -> dict[str, bytes]:
-    """``table`` split by the first two characters of its keys, each part marshalled,
-    so that one key is found by decoding one small part (flat in the table's size)."""
-    buckets: dict[str, dict[str, Any]] = {}
+BUCKETS = 64
+
+
+def bucket_of(key: str) -> int:
+    """A stable bucket for ``key`` (``hash()`` differs between processes).
+
+    Names cluster by prefix (``pkg0001``, ``types-...``, ``sphinxcontrib-...``),
+    so the length and two characters from the middle and the end spread them.
+    """
+    if not key:
+        return 0
+    return (len(key) * 31 + ord(key[len(key) // 2]) * 7 + ord(key[-1])) % BUCKETS
+
+
+def bucketed(table: dict[str, Any]) -> dict[int, bytes]:
+    """``table`` split in buckets (``bucket_of``), each part marshalled, so that one
+    key is found by decoding one small part (flat in the table's size)."""
+    buckets: dict[int, dict[str, Any]] = {}
     for key, value in table.items():
-        buckets.setdefault(key[:2], {})[key] = value
-    return {prefix: marshal.dumps(bucket) for prefix, bucket in buckets.items()}
+        buckets.setdefault(bucket_of(key), {})[key] = value
+    return {number: marshal.dumps(bucket) for number, bucket in buckets.items()}
 
 
 #: Records by directory path, spelled as ``str(pathlib.Path(entry))``.
