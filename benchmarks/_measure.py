@@ -1,0 +1,303 @@
+"""Running the children: fresh processes, cache off and on interleaved.
+
+The same scheme as ``importlib_metadata_cache._bench.measure`` (one warm-up
+run with the cache on, then rounds alternating off and on), with these
+differences: the child is the benchmark venv's interpreter; the rounds are the
+outer loop (round 1 of every scenario, then round 2 of every scenario, ...) so
+that each scenario's samples are spread over the whole run and see the same
+machine load as the others; within a round the off/on order alternates
+(off-on, on-off, ...) so that neither side always runs second; and the two
+baselines (floor, stevedore) run in every round too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import _envs
+import _scenarios
+from _envs import Env
+
+
+def stats(values: Sequence[float]) -> dict[str, float]:
+    """Median and interquartile range (``statistics.quantiles``, exclusive method)."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        nan = float("nan")
+        return {"median": nan, "iqr": nan, "q1": nan, "q3": nan, "n": 0}
+    if len(vals) < 2:
+        return {"median": vals[0], "iqr": 0.0, "q1": vals[0], "q3": vals[0], "n": 1}
+    q = statistics.quantiles(vals, n=4)
+    return {
+        "median": statistics.median(vals),
+        "iqr": q[2] - q[0],
+        "q1": q[0],
+        "q3": q[2],
+        "n": len(vals),
+    }
+
+
+@dataclass
+class Runner:
+    out: Path
+    rounds: int
+    startup_rounds: int
+    verbose: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.store = self.out / "cache" / "imc-store"  # created 0700 by the cache itself
+        self.xdg = self.out / "cache" / "xdg"  # stevedore's cache lives under it
+        self.cwd = self.out / "cache" / "cwd"  # an empty working directory for children
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        self.xdg.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ children
+
+    def environ(self, cache: bool) -> dict[str, str]:
+        return _envs.clean_env(
+            IMPORTLIB_METADATA_CACHE="1" if cache else "0",
+            IMPORTLIB_METADATA_CACHE_DIR=str(self.store),
+            XDG_CACHE_HOME=str(self.xdg),
+        )
+
+    def child(self, env: Env, code: str, cache: bool) -> dict[str, Any]:
+        environ = self.environ(cache)
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [str(env.python), "-c", code],
+            env=environ,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"benchmark child failed in {env.root}:\n{proc.stderr}")
+        if code == _scenarios.STARTUP_CODE:
+            return {"wall": wall, "process": wall}
+        result: dict[str, Any] = json.loads(proc.stdout)
+        calls = result["calls"]
+        result["call"] = calls[0]
+        result["second"] = calls[1] if len(calls) > 1 else None
+        result["tenth"] = calls[9] if len(calls) > 9 else None
+        result["wall"] = wall
+        # The process as if it made one call: the wall time less calls 2..10.
+        result["process"] = wall - sum(calls[1:])
+        result["cache"] = cache
+        return result
+
+    def check(self, where: str, sample: dict[str, Any], cache: bool | None) -> None:
+        if cache is None or "active" not in sample:
+            return
+        if sample["active"] != cache:
+            self.warn(
+                f"{where}: cache {'on' if cache else 'off'} requested but the child "
+                f"reports active={sample['active']}"
+            )
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            print(f"  WARNING: {message}", flush=True)
+
+    # ------------------------------------------------------------------ one env
+
+    def measure_env(
+        self,
+        env: Env,
+        floor_file: Path,
+        scenarios: Sequence[_scenarios.Scenario],
+        progress: Callable[[str], None] = print,
+    ) -> dict[str, Any]:
+        waited = _envs.wait_until_settled(env, (self.cwd,))
+        if waited:
+            progress(f"  waited {waited:.1f} s for the settle window")
+        result: dict[str, Any] = {
+            "n": env.n,
+            "venv": str(env.root),
+            "distributions": self._count(env),
+            "scenarios": {},
+            "baselines": {},
+        }
+        arms: list[tuple[str, str, str, bool]] = []  # (bucket, key, code, cache)
+        for s in scenarios:
+            code = _scenarios.query_code(s)
+            result["scenarios"][s.key] = {"title": s.title, "off": [], "on": []}
+            arms.append(("scenario", s.key, code, False))
+            arms.append(("scenario", s.key, code, True))
+        baselines = {
+            "floor": (_scenarios.floor_code(str(floor_file)), False),
+            "stevedore_common": (_scenarios.stevedore_code(_envs.COMMON_GROUP), False),
+            "stevedore_rare": (_scenarios.stevedore_code(_envs.RARE_GROUP), False),
+        }
+        stevedore_ok = not str(env.python).startswith("/tmp")
+        if not stevedore_ok:
+            self.warn(
+                "stevedore disables its cache for interpreters under /tmp: the "
+                "stevedore baseline is skipped (use an --out outside /tmp)"
+            )
+            baselines = {k: v for k, v in baselines.items() if not k.startswith("stevedore")}
+        for key in baselines:
+            result["baselines"][key] = []
+
+        # Warm-up: every cache-on arm once (records saved), each baseline once
+        # (stevedore writes its cache file); none of these is kept.
+        t0 = time.perf_counter()
+        for s in scenarios:
+            sample = self.child(env, _scenarios.query_code(s), True)
+            self.check(f"N={env.n} {s.key} warm-up", sample, True)
+        for code, cache in baselines.values():
+            self.child(env, code, cache)
+        progress(f"  warm-up done in {time.perf_counter() - t0:.1f} s")
+
+        for r in range(self.rounds):
+            t0 = time.perf_counter()
+            for i, s in enumerate(scenarios):
+                code = _scenarios.query_code(s)
+                order = (False, True) if (r + i) % 2 == 0 else (True, False)
+                for cache in order:
+                    sample = self.child(env, code, cache)
+                    self.check(f"N={env.n} {s.key}", sample, cache)
+                    result["scenarios"][s.key]["on" if cache else "off"].append(sample)
+            for key, (code, cache) in baselines.items():
+                result["baselines"][key].append(self.child(env, code, cache))
+            progress(f"  round {r + 1}/{self.rounds} in {time.perf_counter() - t0:.1f} s")
+
+        for s in scenarios:
+            arm = result["scenarios"][s.key]
+            fps_off = {x["fp"] for x in arm["off"]}
+            fps_on = {x["fp"] for x in arm["on"]}
+            if fps_off != fps_on:
+                self.warn(
+                    f"N={env.n} {s.key}: answers differ off {sorted(fps_off)} "
+                    f"vs on {sorted(fps_on)}"
+                )
+            dirty = sum(1 for x in arm["on"] if x.get("dirty"))
+            if dirty:
+                self.warn(
+                    f"N={env.n} {s.key}: {dirty}/{len(arm['on'])} warm cache-on runs "
+                    "still had records to save at exit (the warm-up did not settle them)"
+                )
+        return result
+
+    def _count(self, env: Env) -> int:
+        code = (
+            "import importlib.metadata as md, sys; "
+            "sys.stdout.write(str(len(list(md.distributions()))))"
+        )
+        proc = subprocess.run(
+            [str(env.python), "-c", code],
+            env=self.environ(False),
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return int(proc.stdout)
+
+    # ------------------------------------------------------------------ startup
+
+    def measure_startup(self, env: Env) -> dict[str, Any]:
+        """``python -c pass``: with the .pth (on), with the off switch, without the .pth."""
+        variants = ("on", "off", "no_pth")
+        probes = {}
+        for variant in variants:
+            probes[variant] = self._probe(env, variant)
+        expected = {"on": "1 1", "off": "1 0", "no_pth": "0 0"}
+        for variant, got in probes.items():
+            if got != expected[variant]:
+                self.warn(
+                    f"N={env.n} startup {variant}: probe says {got!r} "
+                    f"(startup module imported, hook installed), expected "
+                    f"{expected[variant]!r}"
+                )
+        samples: dict[str, list[float]] = {v: [] for v in variants}
+        for r in range(self.startup_rounds):
+            order = variants if r % 2 == 0 else tuple(reversed(variants))
+            for variant in order:
+                samples[variant].append(self._startup_once(env, variant))
+        n = self.startup_rounds
+        paired = {
+            "on/no_pth": [samples["on"][i] / samples["no_pth"][i] for i in range(n)],
+            "off/no_pth": [samples["off"][i] / samples["no_pth"][i] for i in range(n)],
+            "on/off": [samples["on"][i] / samples["off"][i] for i in range(n)],
+        }
+        return {"samples": samples, "paired": paired, "probes": probes}
+
+    def _with_pth_hidden(self, env: Env, func: Callable[[], Any]) -> Any:
+        disabled = env.site / _envs.PTH_DISABLED
+        os.replace(env.pth, disabled)
+        try:
+            return func()
+        finally:
+            os.replace(disabled, env.pth)
+
+    def _startup_once(self, env: Env, variant: str) -> float:
+        if variant == "no_pth":
+            return self._with_pth_hidden(
+                env, lambda: self.child(env, _scenarios.STARTUP_CODE, False)["wall"]
+            )
+        return self.child(env, _scenarios.STARTUP_CODE, variant == "on")["wall"]
+
+    def _probe(self, env: Env, variant: str) -> str:
+        def run() -> str:
+            proc = subprocess.run(
+                [str(env.python), "-c", _scenarios.STARTUP_PROBE],
+                env=self.environ(variant == "on"),
+                cwd=self.cwd,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            return proc.stdout.strip()
+
+        return self._with_pth_hidden(env, run) if variant == "no_pth" else run()
+
+    # ------------------------------------------------------------------ after pip install
+
+    def measure_after_install(self, env: Env, extra_wheel: Path) -> dict[str, Any]:
+        """The first query after ``pip install`` of a tiny wheel, against an uncached run.
+
+        Per round: install; at once a cache-on run ("unsettled": the directory
+        changed within the settle window, the cache must not trust it); a
+        cache-off run; wait out the settle window; a cache-on run ("cold": the
+        first to trust the new listing, it rebuilds the entry's record and
+        index and saves them), another ("warm again") and a cache-off run;
+        uninstall.
+        """
+        code = _scenarios.query_code(_scenarios.COLD_SCENARIO)
+        keys = ("off", "on_unsettled", "on_cold", "on_warm", "off_settled")
+        out: dict[str, Any] = {k: [] for k in keys}
+        out["title"] = _scenarios.COLD_SCENARIO.title
+        pip_env = self.environ(True)  # pip runs as it would: in the venv, cache on
+        for r in range(self.rounds):
+            t0 = time.perf_counter()
+            _envs.pip_install_extra(env, extra_wheel, pip_env)
+            try:
+                out["on_unsettled"].append(self.child(env, code, True))
+                out["off"].append(self.child(env, code, False))
+                _envs.wait_until_settled(env, (self.cwd,))
+                out["on_cold"].append(self.child(env, code, True))
+                out["on_warm"].append(self.child(env, code, True))
+                out["off_settled"].append(self.child(env, code, False))
+            finally:
+                _envs.pip_uninstall_extra(env, pip_env)
+            if self.verbose:
+                print(f"  after-install round {r + 1} in {time.perf_counter() - t0:.1f} s")
+        fps = {k: {x["fp"] for x in out[k]} for k in keys}
+        if len({frozenset(v) for v in fps.values()}) != 1:
+            self.warn(f"N={env.n} after pip install: answers differ: {fps}")
+        for k in ("on_unsettled", "on_cold", "on_warm"):
+            for x in out[k]:
+                self.check(f"N={env.n} after-install {k}", x, True)
+        return out

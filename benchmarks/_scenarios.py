@@ -1,0 +1,190 @@
+"""What is measured: the scenarios, and the code each child process runs.
+
+Every child is a fresh interpreter of the benchmark venv (so the ``.pth`` is
+live) started with ``-c``. A query child times ``import importlib.metadata``,
+then calls the scenario's function ``REPEAT`` times in a row and reports every
+call's duration: call 1 is "the call" (the first query of a process, what most
+programs make), calls 2 and 10 are "the same call again" in that process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from _envs import COMMON_GROUP, NAMED_DIST, RARE_GROUP
+
+#: Calls per query child: the 1st, 2nd and 10th are reported.
+REPEAT = 10
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str  # short id, used in JSON
+    title: str  # what the tables say
+    body: str  # the body of ``def q():`` in the child (indented 4 spaces)
+
+
+def _body(*lines: str) -> str:
+    return "".join(f"    {line}\n" for line in lines)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "ep_rare",
+        f"entry_points(group={RARE_GROUP!r})",
+        _body(f"return md.entry_points(group={RARE_GROUP!r})"),
+    ),
+    Scenario(
+        "ep_common",
+        f"entry_points(group={COMMON_GROUP!r})",
+        _body(f"return md.entry_points(group={COMMON_GROUP!r})"),
+    ),
+    Scenario("ep_all", "entry_points()", _body("return md.entry_points()")),
+    Scenario(
+        "pluggy",
+        "pluggy-style loop",
+        _body(
+            "out = []",
+            "for d in md.distributions():",
+            "    for ep in d.entry_points:",
+            f"        if ep.group == {COMMON_GROUP!r}:",
+            "            out.append((ep.name, d.metadata['Name'], d.version))",
+            "return out",
+        ),
+    ),
+    Scenario(
+        "flake8",
+        "flake8-style loop",
+        _body(
+            "out = []",
+            "for d in md.distributions():",
+            "    eps = d.entry_points",
+            f"    if not any(ep.group == {COMMON_GROUP!r} for ep in eps):",
+            "        continue",
+            "    meta = d.metadata",
+            "    for ep in eps:",
+            f"        if ep.group == {COMMON_GROUP!r}:",
+            "            out.append((meta['Name'], meta['Version'], ep))",
+            "return sorted(out)",
+        ),
+    ),
+    Scenario("version", f"version({NAMED_DIST!r})", _body(f"return md.version({NAMED_DIST!r})")),
+    Scenario(
+        "dist_metadata",
+        f"distribution({NAMED_DIST!r}).metadata['Name']",
+        _body(f"return md.distribution({NAMED_DIST!r}).metadata['Name']"),
+    ),
+    Scenario("pkg_dists", "packages_distributions()", _body("return md.packages_distributions()")),
+)
+
+BY_KEY = {s.key: s for s in SCENARIOS}
+
+#: The query of the "first run after a pip install" scenario.
+COLD_SCENARIO = BY_KEY["ep_common"]
+
+QUERY_CHILD = """\
+import sys, time
+t0 = time.perf_counter()
+import importlib.metadata as md
+t1 = time.perf_counter()
+def q():
+{body}
+calls = []
+for _ in range({repeat}):
+    s = time.perf_counter()
+    r = q()
+    calls.append(time.perf_counter() - s)
+{report}
+"""
+
+#: Run after the timings: is the cache live, did this run leave records to save,
+#: and a fingerprint of the answer to compare cache off and on.
+REPORT = """\
+import json
+_st = sys.modules.get('importlib_metadata_cache._startup')
+_pa = sys.modules.get('importlib_metadata_cache._patch')
+_re = sys.modules.get('importlib_metadata_cache._record')
+if isinstance(r, str):
+    fp = r
+elif isinstance(r, dict):
+    fp = 'dict:%d:%d' % (len(r), sum(len(v) for v in r.values()))
+else:
+    try:
+        fp = 'len:%d' % len(r)
+    except TypeError:
+        fp = repr(type(r))
+json.dump({'import': t1 - t0, 'calls': calls, 'fp': fp,
+           'active': bool(_st is not None and _st.is_active() and _pa is not None
+                          and 'importlib.metadata' in _pa.patched),
+           'dirty': sorted(_re._dirty) if _re is not None else []}, sys.stdout)
+"""
+
+#: The physical floor of a warm persisted cache: stat every sys.path entry,
+#: read one ~40 KB file, decode it (marshal, a dict of blobs) and look one key up.
+FLOOR_BODY = _body(
+    "for p in sys.path:",
+    "    try:",
+    "        os.stat(p)",
+    "    except OSError:",
+    "        pass",
+    "with open(FLOOR_FILE, 'rb') as f:",
+    "    d = marshal.loads(f.read())",
+    f"return d[{COMMON_GROUP!r}]",
+)
+
+FLOOR_CHILD = """\
+import sys, time, os, marshal
+FLOOR_FILE = {floor_file!r}
+t0 = time.perf_counter()
+import importlib.metadata as md
+t1 = time.perf_counter()
+def q():
+{body}
+calls = []
+for _ in range({repeat}):
+    s = time.perf_counter()
+    r = q()
+    calls.append(time.perf_counter() - s)
+{report}
+"""
+
+#: stevedore's warm cache (our cache off in these children): its public
+#: ``get_group_all``, which hashes sys.path (a stat of every entry and a glob of
+#: every ``*.dist-info/entry_points.txt``), reads its JSON file and builds the
+#: ``EntryPoint`` objects. ``import stevedore._cache`` is timed apart ("import").
+STEVEDORE_CHILD = """\
+import sys, time
+t0 = time.perf_counter()
+import importlib.metadata as md
+import stevedore._cache as sc
+t1 = time.perf_counter()
+def q():
+    return sc.get_group_all({group!r})
+calls = []
+for _ in range({repeat}):
+    s = time.perf_counter()
+    r = q()
+    calls.append(time.perf_counter() - s)
+{report}
+"""
+
+
+def query_code(scenario: Scenario, repeat: int = REPEAT) -> str:
+    return QUERY_CHILD.format(body=scenario.body, repeat=repeat, report=REPORT)
+
+
+def floor_code(floor_file: str, repeat: int = REPEAT) -> str:
+    return FLOOR_CHILD.format(body=FLOOR_BODY, floor_file=floor_file, repeat=repeat, report=REPORT)
+
+
+def stevedore_code(group: str, repeat: int = REPEAT) -> str:
+    return STEVEDORE_CHILD.format(group=group, repeat=repeat, report=REPORT)
+
+
+#: The startup variants of ``python -c pass``.
+STARTUP_CODE = "pass"
+STARTUP_PROBE = (
+    "import sys; print(int('importlib_metadata_cache._startup' in sys.modules), "
+    "int(getattr(sys.modules.get('importlib_metadata_cache._startup'), '_finder', None)"
+    " is not None))"
+)
