@@ -331,11 +331,14 @@ def _stdlib_resolver_only(module: Any) -> bool:
     """Whether the stdlib path finder is the one ``find_distributions`` resolver."""
     if module.__name__ != "importlib.metadata":
         return False
-    path_finder = sys.modules["_frozen_importlib_external"].PathFinder
-    expected = getattr(path_finder, "find_distributions", None)
-    if expected is None:
+    try:
+        path_finder = sys.modules["_frozen_importlib_external"].PathFinder
+        expected = getattr(path_finder, "find_distributions", None)
+        if expected is None:
+            return False
+        resolvers = list(module.Distribution._discover_resolvers())
+    except Exception:  # an odd sys.meta_path: the native code deals with it
         return False
-    resolvers = list(module.Distribution._discover_resolvers())
     return len(resolvers) == 1 and resolvers[0] is expected
 
 
@@ -404,18 +407,21 @@ def _find(module: Any, name: str) -> Any:
     return None  # not found: the native code raises, with its own context
 
 
-def _retrying(query: Any, module: Any, arg: Any) -> Any:
-    """``query(module, arg)``, once more after rebuilding a stale index."""
+def _serve(query: Any, module: Any, arg: Any) -> Any:
+    """``query(module, arg)``, once more after rebuilding a stale index; ``MISS``
+    (the caller answers natively) if it cannot, whatever went wrong."""
     try:
+        try:
+            return query(module, arg)
+        except Stale as stale:
+            _indexes.pop(stale.key, None)
+            _distrusted.add(stale.key)
+            if _log.enabled:
+                _log.debug(f"the index of {stale.key[1]!r} is stale: rebuilding it")
         return query(module, arg)
-    except Stale as stale:
-        _indexes.pop(stale.key, None)
-        _distrusted.add(stale.key)
+    except Exception as exc:  # Stale again included
         if _log.enabled:
-            _log.debug(f"the index of {stale.key[1]!r} is stale: rebuilding it")
-    try:
-        return query(module, arg)
-    except Stale:
+            _log.debug(f"{query.__name__}({arg!r}) falls back to the native code: {exc!r}")
         return MISS
 
 
@@ -438,12 +444,7 @@ def from_name_method(module: Any, native: Any) -> Any:
             and name
             and _stdlib_resolver_only(module)
         ):
-            try:
-                dist = _retrying(_find, module, name)
-            except Exception as exc:
-                if _log.enabled:
-                    _log.debug(f"from_name({name!r}) falls back to the native code: {exc!r}")
-                dist = MISS
+            dist = _serve(_find, module, name)
             if dist is not MISS and dist is not None:
                 return dist
         return native_func(cls, name)
@@ -461,12 +462,7 @@ def entry_points_function(module: Any, native: Any) -> Any:
         from . import _patch
 
         if _patch.enabled and _stdlib_resolver_only(module):
-            try:
-                result = _retrying(_select, module, params)
-            except Exception as exc:
-                if _log.enabled:
-                    _log.debug(f"entry_points() falls back to the native code: {exc!r}")
-                result = MISS
+            result = _serve(_select, module, params)
             if result is not MISS:
                 return result
         return native(**params)
