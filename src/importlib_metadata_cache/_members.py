@@ -62,20 +62,21 @@ def entry_points_property(module: Any, native: property) -> property:
         except TypeError:  # an unhashable answer from a custom read_text
             return native_get(self)
         entry_point = module.EntryPoint
-        memo = None
+        record = memo = None
         if triples is None:
-            memo = _saved_parses(self, section)
+            record = _trusted_record(self)
+            memo = None if record is None else record.memos.setdefault(section, {})
             triples = None if memo is None else memo.get(text)
+            if triples is not None:
+                parsed[text] = triples  # from an earlier process: kept here from now on
         if triples is None:
             result = module.EntryPoints._from_text_for(text, self)
             if len(parsed) >= MAX_MEMO:
                 parsed.clear()
             triples = parsed[text] = tuple((ep.name, ep.value, ep.group) for ep in result)
-            if memo is not None and type(text) is str:
+            if record is not None and memo is not None and type(text) is str:
                 memo[text] = triples
-                record = _record.records.get(_dir_of(self))
-                if record is not None:
-                    _record.mark_dirty(record)
+                _record.mark_dirty(record)
             return result
         return module.EntryPoints(
             entry_point(name=n, value=v, group=g)._for(self) for n, v, g in triples
@@ -118,22 +119,13 @@ def _remember(where: str, memo: tuple[Any, dict[str, str]]) -> None:
         _record.mark_dirty(record)
 
 
-def _dir_of(dist: Any) -> str:
-    return os.path.dirname(str(vars(dist).get("_path")))
-
-
-def _saved_parses(dist: Any, section: str) -> dict[Any, Any] | None:
-    """The parse memo saved with the record of ``dist``'s directory, if trusted."""
+def _trusted_record(dist: Any) -> Any:
+    """The trusted record of ``dist``'s directory (whose memos are saved), or ``None``."""
     path = vars(dist).get("_path")
     if type(path) is not _record.PATH_TYPE:
         return None
     record = _record.records.get(os.path.dirname(str(path)))
-    if record is None or not record.trusted:
-        return None
-    memo = record.memos.get(section)
-    if memo is None:
-        memo = record.memos[section] = {}
-    return memo
+    return record if record is not None and record.trusted else None
 
 
 def header_property(module: Any, native: property, header: str) -> property:
