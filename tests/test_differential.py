@@ -339,3 +339,22 @@ def test_an_egg_info_file_keeps_its_index(site: Path, provider: Any, differentia
         assert index is not None and index.fresh()
         provider.entry_points(group="imc.plugins")
         assert _query._indexes[(provider.__name__, str(site))] is index
+
+
+def test_an_egg_spelled_two_ways(
+    tmp_path: Path, syspath: list[str], provider: Any, differential: Any
+) -> None:
+    """'/x.egg/' (no EGG-INFO natively) before '/x.egg' (EGG-INFO read) share no index."""
+    egg = build(
+        tmp_path / "foo-1.0-py3.12.egg",
+        {
+            "EGG-INFO/PKG-INFO": metadata("foo", "1.0"),
+            "EGG-INFO/entry_points.txt": "[console_scripts]\nfoo = pkg.mod:main\n",
+        },
+    )
+    settle()
+    syspath[0:0] = [egg + "/", egg]
+    assert [
+        ep.name for ep in provider.entry_points(group="console_scripts") if ep.name == "foo"
+    ] == ["foo"]
+    differential(provider)

@@ -256,6 +256,11 @@ def _index(module: Any, root: object, build: bool = True) -> Any:
         return MISS
     if not os.path.isabs(root):
         return _relative(root)
+    if os.path.basename(root).lower().endswith(".egg"):
+        # Spelled so, the native Lookup also reads EGG-INFO; spelled '/x.egg/' it
+        # does not. Indexes are shared by every spelling of a directory, so an
+        # entry spelled as an egg is the native code's.
+        return MISS
     try:
         st = os.stat(root)
     except (FileNotFoundError, NotADirectoryError):
