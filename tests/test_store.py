@@ -27,7 +27,6 @@ from __future__ import annotations
 import errno
 import itertools
 import json
-import marshal
 import os
 import pwd
 import random
@@ -613,6 +612,60 @@ def test_a_second_process_answers_from_the_saved_record(tmp_path: Path, store: P
     ]
 
 
+def big_site_files(count: int) -> dict[str, str | bytes | None]:
+    """``count`` distributions, each with entry points in a group of its own and
+    in the test group: a record file much larger than what a query reads."""
+    files = base_files()
+    for i in range(count):
+        name = f"bulk{i:04d}"
+        eps = ep_section(f"{name} = {name}:run") + f"[imc.own.{i}]\nx = {name}:x\n"
+        files.update(sites.dist_info(name, f"1.{i}", entry_points=eps, top_level=f"{name}\n"))
+    return files
+
+
+def test_a_record_larger_than_what_a_query_reads(tmp_path: Path, store: Path) -> None:
+    """The sections beyond the first bytes read are read from the file when needed."""
+    site = make_site(tmp_path / "site", big_site_files(600))
+    names = (*NAMES, "bulk0000", "bulk0599")
+    first, _ = query(site, store, names=names)
+    rec = record_file(store, site)
+    assert rec.stat().st_size > 2 * _store.PREFIX
+    second, proc = query(site, store, debug=True, names=names)
+    expected = uncached(site, store, names=names)
+    assert loaded_trace(site) in proc.stderr
+    assert first["answers"] == second["answers"] == expected
+    assert len(expected["entry_points"]) == 603
+    saved = _store.load(key_of(site))
+    assert saved is not None
+    far = [n for n in saved.names() if n == "record" or n.startswith("index:")]
+    assert all(saved.get(n) for n in far)  # every section reads back
+
+
+def test_a_section_of_a_file_replaced_since_it_was_opened_is_not_read(
+    tmp_path: Path, store: Path
+) -> None:
+    """A section read after the file was replaced (another process saved) raises
+    rather than mix two files; the caller then answers natively."""
+    site = make_site(tmp_path / "site", big_site_files(600))
+    query(site, store)
+    saved = _store.load(key_of(site))
+    assert saved is not None
+    toc, start, prefix = saved._toc, saved._start, saved._prefix
+    far = [n for n, (at, size) in toc.items() if start + at + size > len(prefix)]
+    assert far, "every section was within the first bytes read"
+    assert saved.get(far[0])  # read from the file, which has not changed
+    sites.build(tmp_path / "site", sites.dist_info("late", "1.0"))
+    settle()
+    query(site, store)  # relists and saves a new file in its place
+    with pytest.raises(OSError, match="changed"):
+        saved.get(far[0])
+    with pytest.raises(OSError, match="changed"):
+        saved.get(far[-1])
+    # and a process that opened the old file answers right all the same
+    data, _ = query(site, store)
+    assert data["answers"] == uncached(site, store)
+
+
 # ================================================ 3. never stale across processes
 
 EGG_EPS = "legacy-3.0.egg-info/entry_points.txt"
@@ -962,14 +1015,19 @@ def _old_format(data: bytes, other: bytes) -> bytes:
     return magic[:-1] + bytes([(magic[-1] - 1) % 256]) + data[len(magic) :]
 
 
+def _sections(data: bytes) -> tuple[str, dict[str, bytes]]:
+    key, _tag, toc, start = _store.unpack_head(data)
+    return key, {name: data[start + at : start + at + size] for name, (at, size) in toc.items()}
+
+
 def _foreign_tag(data: bytes, other: bytes) -> bytes:
-    key, _tag, payload = marshal.loads(data[len(_store.MAGIC) :])
-    return _store.MAGIC + marshal.dumps((key, "cpython-00-0", payload))
+    key, sections = _sections(data)
+    return _store.pack(key, sections, tag="cpython-00-0")
 
 
 def _bad_payload(data: bytes, other: bytes) -> bytes:
-    key, tag, _payload = marshal.loads(data[len(_store.MAGIC) :])
-    return _store.MAGIC + marshal.dumps((key, tag, "not a payload"))
+    key, sections = _sections(data)
+    return _store.pack(key, {name: b"not marshal data" for name in sections})
 
 
 #: name -> (what to make of a valid file, given another entry's valid file; trace)

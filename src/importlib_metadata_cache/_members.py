@@ -18,7 +18,6 @@ over the whole ``METADATA`` (long descriptions included). Here:
 
 from __future__ import annotations
 
-import marshal
 import os
 import stat as _statmod
 from typing import Any
@@ -40,7 +39,6 @@ MAX_MEMO = 4096
 def clear() -> None:
     _parsed.clear()
     _headers.clear()
-    _saved_headers.clear()
     _messages.clear()
 
 
@@ -65,7 +63,10 @@ def entry_points_property(module: Any, native: property) -> property:
         record = memo = None
         if triples is None:
             record = _trusted_record(self)
-            memo = None if record is None else record.memos.setdefault(section, {})
+            try:
+                memo = None if record is None or type(text) is not str else record.memo(section, text)
+            except Exception:  # a saved file replaced since it was opened: no memo
+                memo = None
             triples = None if memo is None else memo.get(text)
             if triples is not None:
                 parsed[text] = triples  # from an earlier process: kept here from now on
@@ -87,24 +88,12 @@ def entry_points_property(module: Any, native: property) -> property:
 
 
 def _saved_header(where: str) -> tuple[Any, dict[str, str]] | None:
-    """The memo of ``where`` saved by an earlier process, if any."""
+    """The memo of ``where`` kept in its record or saved by an earlier process, if any."""
     key, child = os.path.split(where)
     record = _record.records.get(key)
     if record is not None:
-        return record.headers.get(child)
-    buckets = _saved_headers.get(key)
-    if buckets is None:
-        raw = _record.saved_sections(key).get("headers")
-        buckets = _saved_headers[key] = marshal.loads(raw) if raw is not None else {}
-    number = _record.bucket_of(child)
-    bucket = buckets.get(number)
-    if type(bucket) is bytes:  # decoded once, then kept
-        bucket = buckets[number] = marshal.loads(bucket)
-    return None if bucket is None else bucket.get(child)
-
-
-#: The "headers" sections of saved records (buckets of memos, decoded on use), by key.
-_saved_headers: dict[str, dict[int, Any]] = {}
+        return record.header(child)
+    return _record.saved_header(_record.saved_sections(key), child)
 
 
 def _remember(where: str, memo: tuple[Any, dict[str, str]]) -> None:
@@ -114,7 +103,6 @@ def _remember(where: str, memo: tuple[Any, dict[str, str]]) -> None:
     key, child = os.path.split(where)
     record = _record.record_of(key)
     record.headers[child] = memo
-    _saved_headers.pop(key, None)
     if record.trusted:
         _record.mark_dirty(record)
 

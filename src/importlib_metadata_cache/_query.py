@@ -48,45 +48,35 @@ MISS = _record.MISS
 class Index:
     """What ``entry_points()`` needs of one directory entry, for one provider.
 
-    Saved as one section of the entry's record file, itself made of parts
-    decoded only when a query needs them: a query for one group decodes the
-    table of groups and that group's part, whatever the number of
-    distributions (the floor the speed budget is measured against).
+    Saved as sections of the entry's record file (``index:<provider>:<part>``),
+    each read and decoded only when a query needs it: a query for one group
+    reads the index's ``meta`` and that group's part, and a lookup by name one
+    bucket of names, whatever the number of distributions (the floor the speed
+    budget is measured against).
     """
 
-    __slots__ = (
-        "_all",
-        "_buckets",
-        "_groups",
-        "_names",
-        "blob",
-        "count",
-        "parts",
-        "stamp",
-        "watch",
-    )
+    __slots__ = ("_parts", "_source", "count", "prefix", "stamp", "watch")
 
-    def __init__(self, blob: bytes) -> None:
-        self.blob = blob
-        parts = marshal.loads(blob)
-        self.stamp: Stamp = parts["stamp"]
-        self.watch: tuple[tuple[str, Stamp | None], ...] = parts["watch"]
-        self.count: int = parts["count"]
-        self.parts: dict[str, Any] = parts
-        self._groups: dict[str, Any] = {}
-        self._buckets: dict[tuple[str, int], dict[str, Any]] = {}
-        self._all: Any = None
-        self._names: Any = None
+    def __init__(self, prefix: str, source: Any) -> None:
+        """``source.get(name)`` gives the bytes of a section (a ``Saved`` or a dict)."""
+        self.prefix = prefix
+        self._source = source
+        self._parts: dict[str, Any] = {}
+        stamp_, watch, count = marshal.loads(source.get(prefix + "meta"))
+        self.stamp: Stamp = stamp_
+        self.watch: tuple[tuple[str, Stamp | None], ...] = watch
+        self.count: int = count
 
-    @classmethod
+    @staticmethod
     def build(
-        cls,
+        prefix: str,
         stamp_: Stamp,
         dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...], Stamp]],
         watch: list[tuple[str, Stamp | None]],
         lookup: Any,
-    ) -> Index:
-        """From ``(child, normalised name, first of its name here?, triples, stamp)``.
+    ) -> dict[str, bytes]:
+        """The sections of an index, from ``(child, normalised name, first of its
+        name here?, triples, stamp)`` of each distribution in native order.
 
         ``lookup`` (the native ``Lookup``) gives, per name as a named search
         normalises it, the first distribution such a search yields here. Each
@@ -99,55 +89,47 @@ class Index:
             if first:
                 for ep_name, value, group in eps:
                     groups.setdefault(group, []).append((child, name, ep_name, value, dist_stamp))
-
-        def firsts(table: Any) -> dict[int, bytes]:
-            """Name -> (child, stamp), in buckets decoded one at a time by ``find``."""
-            found = {}
-            for key, paths in table.items():
+        sections = {
+            prefix + "meta": marshal.dumps((stamp_, tuple(watch), len(dists))),
+            prefix + "all": marshal.dumps(tuple(dists)),
+            prefix + "names": marshal.dumps(frozenset(name for _c, name, _f, _e, _s in dists)),
+        }
+        for group, found in groups.items():
+            sections[f"{prefix}g:{group}"] = marshal.dumps(tuple(found))
+        for table, by_name in (("first", lookup.infos), ("eggs", lookup.eggs)):
+            # Name -> (child, stamp), in buckets read one at a time by ``find``.
+            firsts = {}
+            for key, paths in by_name.items():
                 if paths:
                     child = os.path.basename(str(paths[0]))
-                    found[key] = (child, stamps[child])
-            return _record.bucketed(found)
+                    firsts[key] = (child, stamps[child])
+            for number, data in _record.bucketed(firsts).items():
+                sections[f"{prefix}{table}:{number}"] = data
+        return sections
 
-        parts = {
-            "stamp": stamp_,
-            "watch": tuple(watch),
-            "count": len(dists),
-            "groups": {g: marshal.dumps(tuple(v)) for g, v in groups.items()},
-            "all": marshal.dumps(tuple(dists)),
-            "names": marshal.dumps(frozenset(name for _c, name, _f, _e, _s in dists)),
-            "first": firsts(lookup.infos),
-            "eggs": firsts(lookup.eggs),
-        }
-        return cls(marshal.dumps(parts))
+    def _part(self, name: str) -> Any:
+        try:
+            return self._parts[name]
+        except KeyError:
+            raw = self._source.get(self.prefix + name)
+            value = self._parts[name] = None if raw is None else marshal.loads(raw)
+            return value
 
     def group(self, group: str) -> tuple[tuple[str, str, str, str, Stamp], ...]:
         """``(child, normalised name, ep name, value, stamp)`` of ``group``, first dists only."""
-        found = self._groups.get(group)
-        if found is None:
-            raw = self.parts["groups"].get(group)
-            found = self._groups[group] = () if raw is None else marshal.loads(raw)
-        return found
+        return self._part("g:" + group) or ()  # type: ignore[no-any-return]
 
     def all(self) -> tuple[tuple[str, str, bool, tuple[tuple[str, str, str], ...], Stamp], ...]:
-        if self._all is None:
-            self._all = marshal.loads(self.parts["all"])
-        return self._all  # type: ignore[no-any-return]
+        return self._part("all")  # type: ignore[no-any-return]
 
     def names(self) -> frozenset[str]:
-        if self._names is None:
-            self._names = marshal.loads(self.parts["names"])
-        return self._names  # type: ignore[no-any-return]
+        return self._part("names")  # type: ignore[no-any-return]
 
     def find(self, prepared: Any) -> tuple[str, Stamp] | None:
         """The child a named native search yields first here (and its stamp), if any."""
         for table, key in (("first", prepared.normalized), ("eggs", prepared.legacy_normalized)):
-            number = _record.bucket_of(key)
-            bucket = self._buckets.get((table, number))
-            if bucket is None:
-                raw = self.parts[table].get(number)
-                bucket = self._buckets[(table, number)] = {} if raw is None else marshal.loads(raw)
-            found = bucket.get(key)
+            bucket = self._part(f"{table}:{_record.bucket_of(key)}")
+            found = None if bucket is None else bucket.get(key)
             if found is not None:
                 return found  # type: ignore[no-any-return]
         return None
@@ -172,7 +154,7 @@ def _stamp_or_none(path: str) -> Stamp | None:
         return None
 
 
-def _build(module: Any, record: Any, lookup: Any) -> Index | None:
+def _build(module: Any, record: Any, lookup: Any, prefix: str) -> dict[str, bytes] | None:
     """Scan the distributions of one entry; ``None`` if it cannot be trusted."""
     observed_at = now()
     name_from_stem = module.PathDistribution._name_from_stem
@@ -209,7 +191,7 @@ def _build(module: Any, record: Any, lookup: Any) -> Index | None:
         triples = tuple((ep.name, ep.value, ep.group) for ep in from_text(text))
         dists.append((child, name, name not in seen, triples, dist_stamp))
         seen.add(name)
-    return Index.build(record.stamp, dists, watch, lookup)
+    return Index.build(prefix, record.stamp, dists, watch, lookup)
 
 
 #: (provider name, record key) -> Index
@@ -270,31 +252,35 @@ def _index(module: Any, root: object, build: bool = True) -> Any:
     current = stamp(st)
     name = module.__name__
     key = _record.key_of(root)
-    section = f"index:{name}"
+    prefix = f"index:{name}:"
     index = _indexes.get((name, key))
     if index is None or index.stamp != current:
-        saved = _record.saved_sections(key) if (name, key) not in _distrusted else {}
-        blob = saved.get(section)
-        index = Index(blob) if blob is not None else None
-        if index is not None and index.stamp != current:
-            index = None
+        index = None
+        if (name, key) not in _distrusted:
+            saved = _record.saved_sections(key)
+            if prefix + "meta" in saved:
+                index = Index(prefix, saved)
+                if index.stamp != current:
+                    index = None
     if index is not None and index.fresh():
         _indexes[(name, key)] = index
         record = _record.records.get(key)
         if record is not None:
             record.hits += 1  # served without listing or reading anything
         return index
+    if _holds_no_metadata(root, current):
+        return None  # e.g. a script's directory written to a moment ago
     if not build:
         return MISS
     lookup = _record.lookup_for(root, name, module.Lookup)
     record = _record.records.get(key)
     if lookup is MISS or record is None or not record.trusted:
         return MISS
-    index = _build(module, record, lookup)
-    if index is None:
+    sections = _build(module, record, lookup, prefix)
+    if sections is None:
         return MISS
-    _indexes[(name, key)] = index
-    record.sections[section] = index.blob
+    index = _indexes[(name, key)] = Index(prefix, sections)
+    record.indexes[prefix] = sections
     _record.mark_dirty(record)
     return index
 
@@ -311,25 +297,32 @@ def _relative(root: str) -> Any:
     """
     if os.path.basename(root).lower().endswith(".egg"):
         return MISS
-    observed_at = now()
     try:
         current = stamp(os.stat(root or "."))
     except OSError:
         return MISS
+    return None if _holds_no_metadata(root or ".", current) else MISS
+
+
+def _holds_no_metadata(root: str, current: Stamp) -> bool:
+    """Whether directory ``root`` (not spelled as an egg), whose stamp is
+    ``current``, has no ``*.dist-info``/``*.egg-info`` child: the native
+    ``Lookup`` then yields nothing from it. Listed again while it changes."""
     if current in _empty_dirs:
-        return None
+        return True
+    observed_at = now()
     try:
-        children = os.listdir(root or ".")
+        children = os.listdir(root)
     except OSError:
-        return MISS
+        return False
     for child in children:
         if child.lower().endswith((".dist-info", ".egg-info")):
-            return MISS
+            return False
     if settled(current, observed_at):
         if len(_empty_dirs) > 256:
             _empty_dirs.clear()
         _empty_dirs.add(current)
-    return None
+    return True
 
 
 def _stdlib_resolver_only(module: Any) -> bool:

@@ -54,12 +54,13 @@ class Record:
         "children",
         "headers",
         "hits",
+        "indexes",
         "lookups",
         "memos",
         "misses",
         "path",
         "persisted",
-        "sections",
+        "saved",
         "stamp",
         "texts",
         "trusted",
@@ -78,42 +79,79 @@ class Record:
         self.misses = 0
         # "loaded", "saved" or None: what the store did for it in this process
         self.persisted: str | None = None
-        # Other sections of the saved file (the indexes of ``_query``), as bytes,
-        # valid for ``stamp``: kept so that saving the record keeps them too.
-        self.sections: dict[str, bytes] = {}
+        # The saved file this record was restored from: its sections not decoded
+        # here are read from it when asked for, and written again as they were.
+        self.saved: _store.Saved | None = None
+        # Index sections built in this process (``_query``), valid for ``stamp``:
+        # section prefix -> {section name: bytes}.
+        self.indexes: dict[str, dict[str, bytes]] = {}
         # child -> (stamp of its METADATA, {"Name": ..., "Version": ...}): ``_members``
         self.headers: dict[str, tuple[Stamp, dict[str, str]]] = {}
-        # "parsed:<provider>" -> {entry_points.txt text: ((name, value, group), ...)}
+        # "parsed:<provider>:<bucket>" -> {entry_points.txt text: ((name, value, group), ...)}
         self.memos: dict[str, dict[Any, Any]] = {}
 
     def payload(self) -> dict[str, bytes]:
         """What is persisted: ``marshal``-ed sections, decoded only when needed."""
+        sections: dict[str, bytes] = {}
+        headers = dict(self.headers)
+        rebuilt = tuple(self.indexes)
+        if self.saved is not None:  # what this process did not decode, as it was
+            for name, data in self.saved.items():
+                if name.startswith("headers:"):
+                    for child, memo in marshal.loads(data).items():
+                        headers.setdefault(child, memo)
+                elif not (rebuilt and name.startswith(rebuilt)):
+                    sections[name] = data
+        for index in self.indexes.values():
+            sections.update(index)
+        present = set(self.children or ())
         texts = {k: v for k, v in self.texts.items() if k[1] in PERSISTED_FILES}
-        payload = {**self.sections, "record": marshal.dumps((self.stamp, self.children, texts))}
-        if self.headers:
-            payload["headers"] = marshal.dumps(bucketed(self.headers))
+        sections["record"] = marshal.dumps((self.stamp, self.children, texts))
+        live = {child: memo for child, memo in headers.items() if child in present}
+        for number, data in bucketed(live).items():
+            sections[f"headers:{number}"] = data
         for name, memo in self.memos.items():
-            payload[name] = marshal.dumps(memo)
-        return payload
+            sections[name] = marshal.dumps(memo)
+        return sections
 
-    def restore(self, sections: dict[str, bytes]) -> None:
-        stamp_, children, texts = marshal.loads(sections["record"])
+    def restore(self, saved: _store.Saved) -> None:
+        raw = saved.get("record")
+        if raw is None:
+            raise TypeError("no record section")
+        stamp_, children, texts = marshal.loads(raw)
         if not (type(stamp_) is tuple and type(children) is tuple and type(texts) is dict):
             raise TypeError("not a record payload")
         self.stamp = stamp_
         self.children = children
         self.trusted = True  # only settled records are saved
         self.texts = texts
-        self.sections = {}
-        for name, raw in sections.items():
-            if name == "headers":
-                for bucket in marshal.loads(raw).values():
-                    self.headers.update(marshal.loads(bucket))
-            elif name.startswith("parsed:"):
-                self.memos[name] = marshal.loads(raw)
-            elif name != "record":
-                self.sections[name] = raw
+        self.saved = saved
         self.persisted = "loaded"
+
+    def header(self, child: str) -> tuple[Stamp, dict[str, str]] | None:
+        """The ``METADATA`` memo of ``child``: kept here, or saved by an earlier process."""
+        memo = self.headers.get(child)
+        if memo is None and self.saved is not None:
+            memo = saved_header(self.saved, child)
+        return memo
+
+    def memo(self, section: str, key: str) -> dict[Any, Any]:
+        """The bucket of memo ``section`` holding ``key`` (loaded from the saved file)."""
+        name = f"{section}:{bucket_of(key)}"
+        bucket = self.memos.get(name)
+        if bucket is None:
+            raw = None if self.saved is None else self.saved.get(name)
+            bucket = marshal.loads(raw) if raw is not None else {}
+            if type(bucket) is not dict:
+                bucket = {}
+            self.memos[name] = bucket
+        return bucket
+
+
+def saved_header(saved: _store.Saved, child: str) -> tuple[Stamp, dict[str, str]] | None:
+    """The ``METADATA`` memo of ``child`` in a saved file, decoding one bucket."""
+    bucket = saved.decoded(f"headers:{bucket_of(child)}")
+    return None if bucket is None else bucket.get(child)
 
 
 BUCKETS = 64
@@ -146,18 +184,18 @@ records: dict[str, Record] = {}
 _keys: dict[str, str] = {}
 
 
-#: The sections of each saved file read in this process (``{}``: none saved).
-_saved: dict[str, dict[str, bytes]] = {}
+#: The saved file of each key read in this process (``None``: none saved).
+_saved: dict[str, _store.Saved | None] = {}
 
 
-def saved_sections(key: str) -> dict[str, bytes]:
-    """The sections saved for ``key``, read from the store once per process."""
-    sections = _saved.get(key)
-    if sections is None:
-        loaded = _store.load(key) if load_saved else None
-        sections = loaded if type(loaded) is dict else {}
-        _saved[key] = sections
-    return sections
+def saved_sections(key: str) -> _store.Saved:
+    """The sections saved for ``key``, the file opened once per process."""
+    try:
+        return _saved[key] or _store.NOTHING
+    except KeyError:
+        saved = _store.load(key) if load_saved else None
+        _saved[key] = saved
+        return saved or _store.NOTHING
 
 
 #: Off after ``importlib.invalidate_caches()``: records are then rebuilt from
@@ -197,10 +235,10 @@ def record_of(key: str) -> Record:
             except (KeyError, RuntimeError, StopIteration):  # raced with another thread
                 break
         record = Record(key)
-        payload = saved_sections(key)
-        if "record" in payload:
+        saved = saved_sections(key)
+        if "record" in saved:
             try:
-                record.restore(payload)
+                record.restore(saved)
             except Exception as exc:
                 record = Record(key)
                 if _log.enabled:
@@ -224,7 +262,15 @@ def flush(skip: str | None = None) -> None:
             continue
         _dirty.discard(key)
         record = records.get(key)
-        if record is not None and record.trusted and _store.save(key, record.payload()):
+        if record is None or not record.trusted:
+            continue
+        try:
+            payload = record.payload()
+        except Exception as exc:  # e.g. the saved file changed under us: next time
+            if _log.enabled:
+                _log.debug(f"not saving the record of {key!r}: {exc!r}")
+            continue
+        if _store.save(key, payload):
             record.persisted = "saved"
 
 
@@ -303,10 +349,20 @@ def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: 
     present = set(children)
     texts = {k: v for k, v in record.texts.items() if k[0] in present}
     # Swap in whole new objects: a reader in another thread sees either state.
+    headers = dict(record.headers)
+    if record.saved is not None:  # the memos saved before, kept while their files are
+        try:
+            for name, data in record.saved.items():
+                if name.startswith("headers:"):
+                    for child, memo in marshal.loads(data).items():
+                        headers.setdefault(child, memo)
+        except Exception:  # they are only memos
+            pass
     record.lookups = {}
-    record.sections = {}
+    record.indexes = {}
     record.memos = {}
-    record.headers = {k: v for k, v in record.headers.items() if k in present}
+    record.saved = None
+    record.headers = {k: v for k, v in headers.items() if k in present}
     record.texts = texts
     record.children = children
     record.stamp = current

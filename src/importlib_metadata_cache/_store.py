@@ -7,10 +7,16 @@ query; ``tests/test_store.py`` compares the two). No usable location (HOME unset
 with an unknown uid, a relative path): memory only.
 
 One file per ``sys.path`` entry and interpreter, named after the entry's path,
-holding one record. The format is ``marshal`` (the format of ``.pyc`` files:
-measured 3x faster to load than JSON for a 500-distribution record, no pickle):
-``MAGIC`` + the marshalled tuple ``(key, tag, payload)``. A file that is
-truncated, garbage, of another format or for another key is a miss.
+holding one record made of named *sections* (bytes). The format is ``marshal``
+(the format of ``.pyc`` files: measured 3x faster to load than JSON for a
+500-distribution record, no pickle): ``MAGIC``, the length of the head (4 bytes,
+little-endian), the head (the marshalled tuple ``(key, tag, toc)``, ``toc``
+giving each section's offset and length), then the sections, smallest first.
+A query reads the head and the few sections it needs, not the whole file (the
+file grows with the number of distributions; a query for one group must not):
+``load`` reads the first ``PREFIX`` bytes, and a section beyond them is read
+later from the same file (same device, inode, size and mtime, checked again).
+A file that is truncated, garbage, of another format or for another key is a miss.
 
 Trust (a poisoned record is code execution: entry points are import paths that
 programs ``load()``): the directory and the file must be owned by the effective
@@ -36,10 +42,10 @@ from typing import Any
 
 from . import _env, _log
 
-__all__ = ["FORMAT", "cache_dir", "entries", "load", "remove", "save", "site_dir"]
+__all__ = ["FORMAT", "Saved", "cache_dir", "entries", "load", "remove", "save", "site_dir"]
 
 APP = "importlib-metadata-cache"
-FORMAT = 4
+FORMAT = 5
 MAGIC = b"IMC-RECORD\x00" + bytes([FORMAT])
 TAG = f"{sys.implementation.cache_tag}-{sys.hexversion:x}"
 SUFFIX = f".{TAG}.rec"
@@ -165,16 +171,16 @@ def _open_dir(path: str, site: bool = False) -> int | None:
     return None
 
 
-def load(key: str) -> Any:
-    """The payload saved for ``key`` by this interpreter, or ``None``.
+def load(key: str) -> Saved | None:
+    """The sections saved for ``key`` by this interpreter, or ``None``.
 
     The user's store first, then the environment's read-only site set.
     """
     root = cache_dir()
-    payload = None if root is None else _load_from(root, key, site=False)
-    if payload is None:
-        payload = _load_from(site_dir(), key, site=True)
-    return payload
+    saved = None if root is None else _load_from(root, key, site=False)
+    if saved is None:
+        saved = _load_from(site_dir(), key, site=True)
+    return saved
 
 
 #: Roots whose directory passed the trust check in this process.
@@ -194,17 +200,127 @@ def _dir_ok(root: str, site: bool) -> bool:
     return ok
 
 
-def _load_from(root: str, key: str, site: bool) -> Any:
+#: Bytes read when a file is opened: the head and the small sections.
+PREFIX = 65536
+
+
+def pack(key: str, sections: dict[str, bytes], tag: str = TAG) -> bytes:
+    """A record file: ``MAGIC``, the head's length, the head, the sections."""
+    toc: dict[str, tuple[int, int]] = {}
+    offset = 0
+    for name in sorted(sections, key=lambda n: len(sections[n])):
+        toc[name] = (offset, len(sections[name]))
+        offset += len(sections[name])
+    head = marshal.dumps((key, tag, toc))
+    body = b"".join(sections[name] for name in toc)
+    return b"".join((MAGIC, len(head).to_bytes(4, "little"), head, body))
+
+
+def unpack_head(data: bytes) -> tuple[Any, Any, Any, int]:
+    """``(key, tag, toc, where the sections start)`` of a record file's beginning."""
+    if not data.startswith(MAGIC):
+        raise ValueError(f"not a record of format {FORMAT}")
+    start = len(MAGIC) + 4
+    size = int.from_bytes(data[len(MAGIC) : start], "little")
+    if len(data) < start + size:
+        raise ValueError("truncated head")
+    key, tag, toc = marshal.loads(data[start : start + size])
+    return key, tag, toc, start + size
+
+
+class Saved:
+    """The sections of one saved record file, each read when first asked for."""
+
+    __slots__ = ("_broken", "_decoded", "_ident", "_path", "_prefix", "_site", "_start", "_toc")
+
+    def __init__(
+        self, path: str, site: bool, ident: tuple[int, ...], prefix: bytes, toc: Any, start: int
+    ) -> None:
+        self._path = path
+        self._site = site
+        self._ident = ident
+        self._prefix = prefix
+        self._toc: dict[str, tuple[int, int]] = toc
+        self._start = start
+        self._broken = False
+        self._decoded: dict[str, Any] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._toc
+
+    def names(self) -> list[str]:
+        return list(self._toc)
+
+    def get(self, name: str) -> bytes | None:
+        """The bytes of section ``name``; ``None`` if there is none.
+
+        Raises ``OSError`` if the file changed since it was opened (the caller
+        answers natively): its sections are no longer those of this head.
+        """
+        where = self._toc.get(name)
+        if where is None:
+            return None
+        start = self._start + where[0]
+        end = start + where[1]
+        if end <= len(self._prefix):
+            return self._prefix[start:end]
+        if self._broken:
+            raise OSError(f"{self._path!r} changed")
+        fd = _open_file(self._path)
+        try:
+            st = os.fstat(fd)
+            if _ident(st) != self._ident or not _trusted(st, self._site):
+                self._broken = True
+                raise OSError(f"{self._path!r} changed")
+            data = os.pread(fd, end - start, start)
+        finally:
+            os.close(fd)
+        if len(data) != end - start:
+            self._broken = True
+            raise OSError(f"{self._path!r} is short")
+        return data
+
+    def decoded(self, name: str) -> Any:
+        """Section ``name`` unmarshalled (once), or ``None``; raises as ``get`` does."""
+        try:
+            return self._decoded[name]
+        except KeyError:
+            data = self.get(name)
+            value = self._decoded[name] = None if data is None else marshal.loads(data)
+            return value
+
+    def items(self) -> list[tuple[str, bytes]]:
+        """Every section (to write them again); raises as ``get`` does."""
+        found = []
+        for name in self._toc:
+            data = self.get(name)
+            if data is not None:
+                found.append((name, data))
+        return found
+
+
+#: No saved file: no sections.
+NOTHING = Saved("", False, (), b"", {}, 0)
+
+
+def _ident(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _open_file(path: str) -> int:
+    # O_NOFOLLOW: a symlink planted in place of a record is refused; the owner
+    # and mode checks of the callers refuse a file somebody else wrote.
+    return os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY)
+
+
+def _load_from(root: str, key: str, site: bool) -> Saved | None:
     try:
         if not _dir_ok(root, site):
             return None
         name = file_name(key)
+        path = os.path.join(root, name)
         try:
-            # O_NOFOLLOW: a symlink planted in place of a record is refused; the
-            # owner and mode checks below refuse a file somebody else wrote.
-            fd = os.open(
-                os.path.join(root, name), os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY
-            )
+            fd = _open_file(path)
         except FileNotFoundError:
             return None
         try:
@@ -213,35 +329,49 @@ def _load_from(root: str, key: str, site: bool) -> Any:
                 if _log.enabled:
                     _log.debug(f"ignoring {name!r} in {root!r}: not a private file")
                 return None
-            data = _read_all(fd, st.st_size)
+            data = _read(fd, min(st.st_size, PREFIX))
+            if data.startswith(MAGIC) and len(data) >= len(MAGIC) + 4:
+                head = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
+                if len(MAGIC) + 4 + head > len(data):  # a head larger than the prefix
+                    data += _read(fd, len(MAGIC) + 4 + head - len(data))
         finally:
             os.close(fd)
         if not data.startswith(MAGIC):
             _log.debug(f"ignoring {name!r}: not a record of format {FORMAT}")
             return None
-        stored_key, tag, payload = marshal.loads(memoryview(data)[len(MAGIC) :])
+        stored_key, tag, toc, start = unpack_head(data)
         if stored_key != key or tag != TAG:
             _log.debug(f"ignoring {name!r}: it is the record of {stored_key!r} ({tag})")
             return None
+        if type(toc) is not dict:
+            raise TypeError("not a table of sections")
+        end = start
+        for offset, length in toc.values():
+            end = max(end, start + offset + length)
+        if end != st.st_size:
+            raise ValueError(f"{st.st_size} bytes where the head says {end}")
         if _log.enabled:
             _log.debug(f"loaded the record of {key!r} from {root!r}")
-        return payload
+        return Saved(path, site, _ident(st), data, toc, start)
     except Exception as exc:  # corrupt, truncated, foreign: a miss
         if _log.enabled:
             _log.debug(f"cannot load the record of {key!r}: {exc!r}")
         return None
 
 
-def _read_all(fd: int, size: int) -> bytes:
+def _read(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes (fewer only at the end of the file)."""
     chunks: list[bytes] = []
-    while True:
-        chunk = os.read(fd, max(size, 65536))
+    while size > 0:
+        chunk = os.read(fd, size)
         if not chunk:
-            return b"".join(chunks)
+            break
         chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
-def save(key: str, payload: Any, site: bool = False) -> bool:
+def save(key: str, sections: dict[str, bytes], site: bool = False) -> bool:
     """Write the record of ``key`` atomically; ``False`` if it was not written.
 
     ``site`` writes into the environment's read-only set instead (``warm
@@ -256,7 +386,7 @@ def save(key: str, payload: Any, site: bool = False) -> bool:
     tmp = None
     dir_fd = None
     try:
-        data = MAGIC + marshal.dumps((key, TAG, payload))
+        data = pack(key, sections)
         dir_fd = _ensure_dir(root, site)
         if dir_fd is None:
             raise PermissionError(f"no private directory at {root!r}")
@@ -397,9 +527,11 @@ def entries(root: str) -> list[tuple[str, str, int, int]]:
             if not _statmod.S_ISREG(st.st_mode):
                 raise OSError("not a regular file")
             with open(path, "rb") as handle:
-                data = handle.read()
-            if data.startswith(MAGIC):
-                key = marshal.loads(memoryview(data)[len(MAGIC) :])[0]
+                data = handle.read(PREFIX)
+                if data.startswith(MAGIC):
+                    head = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
+                    data += handle.read(max(0, len(MAGIC) + 4 + head - len(data)))
+            key = unpack_head(data)[0]
         except Exception:
             pass
         found.append((name, str(key), size, mtime))
