@@ -64,7 +64,8 @@ def entry_points_property(module: Any, native: property) -> property:
         if triples is None:
             record = _trusted_record(self)
             try:
-                memo = None if record is None or type(text) is not str else record.memo(section, text)
+                if record is not None and type(text) is str:
+                    memo = record.memo(section, text)
             except Exception:  # a saved file replaced since it was opened: no memo
                 memo = None
             triples = None if memo is None else memo.get(text)

@@ -117,7 +117,7 @@ class Index:
 
     def group(self, group: str) -> tuple[tuple[str, str, str, str, Stamp], ...]:
         """``(child, normalised name, ep name, value, stamp)`` of ``group``, first dists only."""
-        return self._part("g:" + group) or ()  # type: ignore[no-any-return]
+        return self._part("g:" + group) or ()
 
     def all(self) -> tuple[tuple[str, str, bool, tuple[tuple[str, str, str], ...], Stamp], ...]:
         return self._part("all")  # type: ignore[no-any-return]
