@@ -211,6 +211,17 @@ RECORD_ROWS = (
     "../../bin/foo-cli,,",
     "{info}/METADATA,,",
     "{info}/RECORD,,",
+    "solo.py,,",
+    "__pycache__/solo.cpython-312.pyc,,",
+    "odd.name.py,,",
+    "pkg/sub/deep.py,,",
+)
+#: Files a RECORD may list, created (or not) beside the distribution.
+RECORDED_FILES = (
+    "pkg/__init__.py",
+    "solo.py",
+    "__pycache__/solo.cpython-312.pyc",
+    "pkg/sub/deep.py",
 )
 BROKEN_ROW = "a,b,c,d"
 
@@ -260,8 +271,8 @@ def dists(draw: st.DrawFn, kind: str | None = None) -> Dist:
             rows.append(BROKEN_ROW)
         text = "\n".join(r.format(info=dirname) for r in rows) + "\n"
         files.append(("RECORD", _enc(text)))
-        if draw(st.booleans()):
-            extra.append(("pkg/__init__.py", b""))
+        for rel in draw(st.lists(st.sampled_from(RECORDED_FILES), max_size=3, unique=True)):
+            extra.append((rel, b""))
     if kind != "dist-info":
         if draw(st.booleans()):
             files.append(("requires.txt", b"dep-one\n\n[extra]\ndep_two>=1\n"))
@@ -423,6 +434,7 @@ MUTATIONS = (
     "repoint_symlink",
     "swap_entry",
     "touch_future",
+    "toggle_file",
     "sleep",
     "sleep",
     "sleep",
@@ -436,7 +448,15 @@ def steps(draw: st.DrawFn) -> Step:
     op = draw(st.sampled_from(MUTATIONS))
     entry = draw(st.integers(0, 7))
     which = draw(st.integers(0, 15))
-    if op in ("sleep", "invalidate", "forget", "path_remove", "repoint_symlink", "touch_future"):
+    if op in (
+        "sleep",
+        "invalidate",
+        "forget",
+        "path_remove",
+        "repoint_symlink",
+        "touch_future",
+        "toggle_file",
+    ):
         return Step(op, entry, which)
     if op == "swap_entry":
         return Step(op, entry, which, restore_mtime=draw(st.booleans()))
@@ -565,6 +585,17 @@ class World:
             target = next((m for m in metas if m.is_file()), target)
             os.utime(target, ns=(future, future))
             return f"set the mtime of {target} an hour ahead"
+        if step.op == "toggle_file":
+            # A file a RECORD may list, deleted or created by hand: no metadata
+            # changes, but packages_distributions() (3.12+) sees only files that exist.
+            rel = RECORDED_FILES[step.which % len(RECORDED_FILES)]
+            file = location / rel
+            if file.is_file():
+                file.unlink()
+                return f"deleted {file}"
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_bytes(b"")
+            return f"created {file}"
         if step.op == "swap_entry":
             return self._swap(location, present, step)
         if step.op == "install":

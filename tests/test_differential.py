@@ -358,3 +358,79 @@ def test_an_egg_spelled_two_ways(
         ep.name for ep in provider.entry_points(group="console_scripts") if ep.name == "foo"
     ] == ["foo"]
     differential(provider)
+
+
+def _record_rows(info: str, *paths: str) -> str:
+    return "".join(f"{p},," + "\n" for p in (*paths, f"{info}/METADATA", f"{info}/RECORD"))
+
+
+def test_packages_distributions_inferred_from_files_that_come_and_go(
+    site: Path, tmp_path: Path, provider: Any, differential: Any
+) -> None:
+    """``packages_distributions()`` infers names from ``RECORD`` when there is no
+    ``top_level.txt``; on 3.12+ only from listed files that exist, wherever they
+    are (``../bin`` too), so deleting or creating a package's files by hand,
+    without touching any metadata, changes the answer: so it must with the cache."""
+    from importlib_metadata_cache import _packages
+
+    info = "inferred-1.0.dist-info"
+    scripts = tmp_path / "bin"
+    rows = _record_rows(
+        info,
+        "pkg/__init__.py",
+        "pkg/sub/deep.py",
+        "solo.py",
+        "solo.pth",
+        "__pycache__/solo.cpython-312.pyc",
+        "odd.name.py",
+        "gone/never.py",
+        "../bin/tool",
+    )
+    build(site, {f"{info}/METADATA": metadata("inferred", "1.0"), f"{info}/RECORD": rows})
+    build(site, {"pkg/__init__.py": "", "pkg/sub/deep.py": "", "solo.py": "", "solo.pth": ""})
+    build(site, dist_info("declared", "2.0", top_level="decl\n"))
+    also = _record_rows("alsopkg-3.0.dist-info", "pkg/x.py")
+    build(site, dist_info("alsopkg", "3.0", record=also))
+    settle()
+    check_now_and_settled(differential, provider)
+    if provider.__name__ == "importlib.metadata":
+        assert any(k[1] == str(site) for k in _packages._tables), "not served by the tables"
+    steps = [
+        lambda: (site / "pkg" / "sub" / "deep.py").unlink(),
+        lambda: (site / "pkg" / "__init__.py").unlink(),  # 'pkg' has no listed file left
+        lambda: build(scripts, {"tool": "#!/bin/sh\n"}),  # a listed file outside the entry
+        lambda: build(site, {"__pycache__/solo.cpython-312.pyc": b""}),
+        lambda: build(site, {"gone/never.py": ""}),
+        lambda: build(site, {"pkg/sub/deep.py": ""}),
+        lambda: (scripts / "tool").unlink(),
+        lambda: (site / "solo.py").unlink(),
+    ]
+    for step in steps:
+        step()
+        differential(provider)
+        settle()
+        differential(provider)
+
+
+def test_packages_distributions_of_legacy_egg_info_edited_in_place(
+    site: Path, provider: Any, differential: Any
+) -> None:
+    """``setup.py develop``/``egg_info`` rewrite ``top_level.txt``, ``SOURCES.txt``
+    and ``PKG-INFO`` in place: each edit is seen at once."""
+    egg = site / "legacy.egg-info"
+    build(site, {"legacy.egg-info/PKG-INFO": metadata("legacy", "1.0")})
+    build(site, {"legacy.egg-info/SOURCES.txt": "setup.py\nlegacy/__init__.py\n"})
+    build(site, {"legacy/__init__.py": "", "setup.py": ""})
+    settle()
+    check_now_and_settled(differential, provider)
+    for file, text in (
+        ("top_level.txt", "legacy\n"),
+        ("top_level.txt", "legacy\nlegacy_ext\n"),
+        ("PKG-INFO", metadata("Legacy-Renamed", "1.1")),
+        ("top_level.txt", ""),
+        ("SOURCES.txt", "setup.py\nlegacy/__init__.py\nother.py\n"),
+    ):
+        (egg / file).write_text(text)
+        differential(provider)
+        settle()
+        differential(provider)

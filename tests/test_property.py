@@ -24,6 +24,7 @@ import gc
 import importlib
 import json
 import os
+import random
 import site
 import subprocess
 import sys
@@ -284,11 +285,17 @@ def _pth_installed() -> bool:
     return False
 
 
+HASH_SEED = str(random.randrange(1, 2**32))
+
+
 def _subprocess_env(root: Path, entries: list[str], switch: str) -> dict[str, str]:
     environ = dict(os.environ)
     environ["IMC_TEST_ROOT"] = str(root)
     environ["IMPORTLIB_METADATA_CACHE"] = switch
     environ["IMPORTLIB_METADATA_CACHE_SETTLE_MS"] = str(SETTLE_MS)
+    # Orders that follow string hashing (packages_distributions()) compare
+    # only between processes that hash alike.
+    environ["PYTHONHASHSEED"] = HASH_SEED
     environ["IMC_TEST_ENTRIES"] = json.dumps(entries)
     environ.pop("IMC_TEST_FORCE_ACTIVATE", None)
     if not _pth_installed():

@@ -53,8 +53,13 @@ def _print_status(report: dict[str, Any]) -> None:
             print("      not persisted")
 
 
+#: Both sides hash strings alike, so that orders that follow hashing compare.
+_HASH_SEED = os.environ.get("PYTHONHASHSEED") or str(int.from_bytes(os.urandom(4), "little"))
+
+
 def _snapshot_in_subprocess(provider: str, cache: bool) -> Any:
     env = dict(os.environ, IMPORTLIB_METADATA_CACHE="1" if cache else "0")
+    env["PYTHONHASHSEED"] = _HASH_SEED
     proc = subprocess.run(
         [sys.executable, "-m", "importlib_metadata_cache", "_snapshot", provider],
         env=env,

@@ -28,7 +28,7 @@ import functools
 import sys
 from typing import Any
 
-from . import _log, _members, _query, _record
+from . import _log, _members, _packages, _query, _record
 
 __all__ = ["enabled", "patch_provider", "patched", "unpatch_all"]
 
@@ -71,6 +71,11 @@ def patch_provider(module: Any) -> None:
         _replace(dist, "__new__", _members.fast_new(module))
     if name == "importlib.metadata":
         _replace(module, "entry_points", _query.entry_points_function(module, module.entry_points))
+        _replace(
+            module,
+            "packages_distributions",
+            _packages.packages_distributions_function(module, module.packages_distributions),
+        )
         native_from_name = vars(base)["from_name"]
         _replace(base, "from_name", _query.from_name_method(module, native_from_name))
     _wrap_invalidate(finder)
@@ -101,6 +106,7 @@ def clear_memory(distrust_saved: bool = False) -> None:
     _record.clear(distrust_saved)
     _members.clear()
     _query.clear()
+    _packages.clear()
 
 
 def _replace(owner: Any, attr: str, new: Any) -> None:

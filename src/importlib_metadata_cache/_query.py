@@ -197,6 +197,9 @@ def _build(module: Any, record: Any, lookup: Any, prefix: str) -> dict[str, byte
 #: (provider name, record key) -> Index
 _indexes: dict[tuple[str, str], Index] = {}
 
+#: Every in-memory table keyed like ``_indexes``: dropped when found stale.
+CACHES: list[dict[tuple[str, str], Any]] = [_indexes]
+
 #: Indexes found stale (see ``Stale``): rebuilt from the disk, never loaded again.
 _distrusted: set[tuple[str, str]] = set()
 
@@ -412,7 +415,8 @@ def _serve(query: Any, module: Any, arg: Any) -> Any:
         try:
             return query(module, arg)
         except Stale as stale:
-            _indexes.pop(stale.key, None)
+            for cache in CACHES:
+                cache.pop(stale.key, None)
             _distrusted.add(stale.key)
             if _log.enabled:
                 _log.debug(f"the index of {stale.key[1]!r} is stale: rebuilding it")

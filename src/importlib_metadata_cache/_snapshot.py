@@ -172,7 +172,10 @@ def snapshot(provider: Any, *, per_name: bool = True) -> dict[str, Any]:
         n: capture(functools.partial(provider.entry_points, name=n), describe_eps) for n in ep_names
     }
     out["packages_distributions()"] = capture(
-        provider.packages_distributions, lambda m: [_type(m), sorted(m.items())]
+        # In order: the keys' order follows string hashing (the same in one
+        # process, or in processes with the same PYTHONHASHSEED).
+        provider.packages_distributions,
+        lambda m: [_type(m), [[k, _type(v), v] for k, v in m.items()]],
     )
     if per_name:
         per: dict[str, Any] = {}

@@ -1,0 +1,316 @@
+"""Fast path for ``packages_distributions()``: answered from per-entry tables.
+
+The native function walks every distribution (shadowed ones included), reads
+its ``top_level.txt`` or, when that is missing or empty (3.11+), its ``RECORD``
+(or ``installed-files.txt``, ``SOURCES.txt``), builds a ``PackagePath`` per
+listed file and, on 3.12+, stats every one of them (``Distribution.files``
+drops missing files); then it parses the whole ``METADATA`` for the name.
+Here each ``sys.path`` directory gets a *table*, built once with the same
+calls, that keeps per distribution, in native order: its directory's stamp,
+its ``Name``, and its top-level names.
+
+Top-level names inferred from ``RECORD`` go through a ``set`` natively, so the
+order of the answer's keys follows this process's string hashing. The table
+keeps the names deduplicated in the order the native code inserts them, and a
+query builds the ``set`` again, in this process: the same insertions give the
+same set, hence the same order. On 3.12+, whether a name is there depends on
+which listed files exist (anywhere, ``../../bin`` included): the table keeps,
+per name, one existing file (the name stays while it exists) or the listed
+files that were missing (it stays out while they are), re-stated at every
+query unless the entry's or the distribution's own stamp already covers them.
+
+Served under the conditions of ``entry_points()`` (``_query``): the standard
+library's resolver only, every entry a directory whose table could be built
+and trusted. A distribution without a ``Name`` (the native code warns), a
+``RECORD`` that does not parse, a file that cannot be stated: the native path.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import stat as _statmod
+import sys
+from typing import Any
+
+from . import _record
+from ._query import CACHES, Stale, _distrusted, _holds_no_metadata, _stdlib_resolver_only
+from ._stamp import Stamp, now, settled, stamp
+
+__all__ = ["packages_distributions_function"]
+
+MISS = _record.MISS
+
+#: (provider name, record key) -> Table
+_tables: dict[tuple[str, str], Table] = {}
+CACHES.append(_tables)
+
+#: At most this many files re-stated per distribution; more: the native path.
+MAX_WITNESSES = 64
+
+#: Files a legacy ``*.egg-info`` directory may have rewritten in place.
+EGG_FILES = (
+    "PKG-INFO",
+    "METADATA",
+    "top_level.txt",
+    "installed-files.txt",
+    "SOURCES.txt",
+    "RECORD",
+)
+
+Row = tuple[str, Stamp, str, bool, tuple[Any, ...], tuple[tuple[str, bool], ...]]
+
+
+class Table:
+    """``packages_distributions()``'s view of one directory entry."""
+
+    __slots__ = ("rows", "stamp", "watch")
+
+    def __init__(self, data: bytes) -> None:
+        stamp_, watch, rows = marshal.loads(data)
+        self.stamp: Stamp = stamp_
+        self.watch: tuple[tuple[str, Stamp | None], ...] = watch
+        # (child, its stamp, Name, declared?, top-level names, witnesses)
+        self.rows: tuple[Row, ...] = rows
+
+    def fresh(self) -> bool:
+        return all(_stamp_or_none(path) == expected for path, expected in self.watch)
+
+
+def clear() -> None:
+    _tables.clear()
+
+
+def _stamp_or_none(path: str) -> Stamp | None:
+    try:
+        return stamp(os.stat(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _exists(path: str) -> bool:
+    """``pathlib.Path(path).exists()``, which raises for other errors (so do we)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        if exc.errno in (40, 9):  # ELOOP, EBADF: pathlib says "does not exist"
+            return False
+        raise
+    return True
+
+
+def _inference(module: Any) -> Any:
+    """How this provider infers one top-level name from a ``PackagePath``, as a
+    function returning ``(keep the file?, name)``; ``None``: no inference (3.10)."""
+    if not hasattr(module, "_top_level_inferred"):
+        return None
+    toplevel = getattr(module, "_get_toplevel_name", None)
+    if toplevel is not None:  # 3.13+
+        return lambda f: (True, toplevel(f))
+    if sys.version_info >= (3, 12):
+        import inspect
+
+        return lambda f: (True, f.parts[0] if len(f.parts) > 1 else inspect.getmodulename(f))
+    # 3.11
+    return lambda f: (f.suffix == ".py", f.parts[0] if len(f.parts) > 1 else f.with_suffix("").name)
+
+
+#: 3.12+ keep only listed files that exist, and drop names with a dot (or None).
+_FILTERS = sys.version_info >= (3, 12)
+
+
+def _importable(names: Any) -> list[Any]:
+    """The names the native ``_top_level_inferred`` yields, in its order."""
+    if _FILTERS:
+        return [n for n in set(names) if n is not None and "." not in n]
+    return list(set(names))
+
+
+def _inferred(module: Any, dist: Any, root: str, where: str) -> Any:
+    """``(names, witnesses)`` for ``dist``'s inferred top-level names, or ``None``."""
+    infer = _inference(module)
+    files = dist.files  # natively: raises for a RECORD that does not parse
+    native = list(module._top_level_inferred(dist))
+    names: dict[Any, None] = {}
+    for f in files or ():
+        keep, name = infer(f)
+        if keep:
+            names.setdefault(name, None)
+    if _importable(names) != native:
+        return None  # not the native logic: never guess
+    witnesses: list[tuple[str, bool]] = []
+    if _FILTERS:
+        reader = getattr(dist, "_read_files_distinfo", None)
+        if reader is None:
+            return None
+        lines = (
+            dist._read_files_distinfo()
+            or dist._read_files_egginfo_installed()
+            or dist._read_files_egginfo_sources()
+        )
+        import csv
+
+        present: dict[Any, str] = {}
+        absent: dict[Any, list[str]] = {}
+        parent = os.path.dirname(where)
+        for row in csv.reader(lines or ()):
+            f = module.PackagePath(row[0])
+            keep, name = infer(f)
+            path = str(dist.locate_file(f))
+            if name in present:
+                continue
+            if _exists(path):
+                present[name] = path
+                absent.pop(name, None)
+            else:
+                absent.setdefault(name, []).append(path)
+        if list(present) != list(names):
+            return None
+        covered = (os.path.normpath(root), os.path.normpath(where), os.path.normpath(parent))
+        for path in present.values():
+            if os.path.dirname(path) not in covered:
+                witnesses.append((path, True))
+        for paths in absent.values():
+            witnesses.extend((p, False) for p in paths if os.path.dirname(p) not in covered)
+        if len(witnesses) > MAX_WITNESSES:
+            return None
+    return tuple(names), tuple(witnesses)
+
+
+def _build(module: Any, record: Any, lookup: Any, root: str) -> bytes | None:
+    observed_at = now()
+    rows: list[Row] = []
+    watch: list[tuple[str, Stamp | None]] = []
+    for path in lookup.search(module.Prepared(None)):
+        where = str(path)
+        child = os.path.basename(where)
+        dist_st = os.stat(where)
+        dist_stamp = stamp(dist_st)
+        if not settled(dist_stamp, observed_at):
+            return None
+        dist = module.PathDistribution(path)
+        meta = dist.metadata
+        if meta is None or "Name" not in meta:
+            return None  # the native code warns, or raises
+        name = meta["Name"]
+        if type(name) is not str:
+            return None
+        declared = (dist.read_text("top_level.txt") or "").split()
+        witnesses: tuple[tuple[str, bool], ...] = ()
+        if declared or _inference(module) is None:
+            names: tuple[Any, ...] = tuple(declared)
+        else:
+            found = _inferred(module, dist, root, where)
+            if found is None:
+                return None
+            names, witnesses = found
+        if not child.lower().endswith(".dist-info"):
+            # Legacy tools rewrite *.egg-info files in place: each one is re-stated.
+            watch.append((where, dist_stamp))
+            if _statmod.S_ISDIR(dist_st.st_mode):
+                for file in EGG_FILES:
+                    file_path = os.path.join(where, file)
+                    file_stamp = _stamp_or_none(file_path)
+                    if file_stamp is not None and not settled(file_stamp, observed_at):
+                        return None
+                    watch.append((file_path, file_stamp))
+        rows.append((child, dist_stamp, name, bool(declared), names, witnesses))
+    return marshal.dumps((record.stamp, tuple(watch), tuple(rows)))
+
+
+def _table(module: Any, root: object) -> Any:
+    """The table of ``root``, ``None`` if it holds nothing, or ``MISS``."""
+    if type(root) is not str:
+        return MISS
+    if not os.path.isabs(root):
+        from ._query import _relative
+
+        return _relative(root)
+    if os.path.basename(root).lower().endswith(".egg"):
+        return MISS  # as for ``_query._index``
+    try:
+        st = os.stat(root)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not _statmod.S_ISDIR(st.st_mode):
+        return MISS
+    current = stamp(st)
+    name = module.__name__
+    key = _record.key_of(root)
+    section = f"packages:{name}:table"
+    table = _tables.get((name, key))
+    if table is None or table.stamp != current:
+        table = None
+        if (name, key) not in _distrusted:
+            data = _record.saved_sections(key).get(section)
+            if data is not None:
+                table = Table(data)
+                if table.stamp != current:
+                    table = None
+    if table is not None and table.fresh():
+        _tables[(name, key)] = table
+        return table
+    if _holds_no_metadata(root, current):
+        return None
+    lookup = _record.lookup_for(root, name, module.Lookup)
+    record = _record.records.get(key)
+    if lookup is MISS or record is None or not record.trusted:
+        return MISS
+    data = _build(module, record, lookup, root)
+    if data is None:
+        return MISS
+    table = _tables[(name, key)] = Table(data)
+    record.indexes[section] = {section: data}
+    _record.mark_dirty(record)
+    return table
+
+
+def _packages(module: Any, _arg: Any) -> Any:
+    found: dict[str, list[str]] = {}
+    stat = os.stat
+    for root in list(sys.path):
+        table = _table(module, root)
+        if table is MISS:
+            return MISS
+        if table is None:
+            continue
+        base = root if root.endswith(("/", os.sep)) else root + os.sep
+        for child, dist_stamp, name, declared, names, witnesses in table.rows:
+            try:  # what ``_query._check`` does, inlined: this loop is the whole cost
+                st = stat(base + child)
+            except OSError:
+                raise Stale(module, root) from None
+            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != dist_stamp:
+                raise Stale(module, root)
+            for path, expected in witnesses:
+                if _exists(path) is not expected:
+                    raise Stale(module, root)
+            for package in names if declared else _importable(names):
+                listed = found.get(package)
+                if listed is None:
+                    found[package] = [name]
+                else:
+                    listed.append(name)
+    return found
+
+
+def packages_distributions_function(module: Any, native: Any) -> Any:
+    """``module.packages_distributions`` answering from the tables when it can."""
+    import functools
+
+    from ._query import _serve
+
+    @functools.wraps(native)
+    def packages_distributions() -> Any:
+        from . import _patch
+
+        if _patch.enabled and _stdlib_resolver_only(module):
+            result = _serve(_packages, module, None)
+            if result is not MISS:
+                return result
+        return native()
+
+    packages_distributions._imc_wrapped = True  # type: ignore[attr-defined]
+    return packages_distributions
