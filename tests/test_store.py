@@ -666,6 +666,57 @@ def test_a_section_of_a_file_replaced_since_it_was_opened_is_not_read(
     assert data["answers"] == uncached(site, store)
 
 
+METADATA_QUERY = textwrap.dedent(
+    """
+    import json, sys
+    from importlib_metadata_cache import _startup
+    _startup.activate()
+    import importlib.metadata as md
+    import email.parser
+
+    parses = []
+    real = email.parser.Parser.parsestr
+    def counting(self, text, headersonly=False):
+        parses.append(text.split("\\n", 2)[1])
+        return real(self, text, headersonly)
+    email.parser.Parser.parsestr = counting
+    sys.path.insert(0, sys.argv[1])
+    out = {}
+    for dist in md.distributions(path=[sys.argv[1]]):
+        meta = dist.metadata
+        out[dist._path.name] = [meta.items(), meta.get_payload(), meta.defects, meta.json]
+    print(json.dumps({"metadata": out, "parses": sorted(parses)}, default=repr))
+    """
+)
+
+
+def test_a_later_process_gets_metadata_without_parsing_it(tmp_path: Path, store: Path) -> None:
+    """The parsed headers of METADATA are saved (keyed by the header text), so a
+    later process builds ``dist.metadata`` without the ``email`` parser; a text
+    whose parse is not a plain header block and body is parsed every time."""
+    files = base_files()
+    odd = {
+        "crlf-1.0.dist-info/METADATA": "Name: crlf\r\nVersion: 1.0\r\n\r\nBody\r\n",
+        "nobody-1.0.dist-info/METADATA": "Name: nobody\nVersion: 1.0\n",
+        "folded-1.0.dist-info/METADATA": "Name: folded\nVersion: 1.0\nSummary: a\n  b\n\nx\n",
+        "from-1.0.dist-info/METADATA": "From nobody\nName: from\nVersion: 1.0\n\nbody\n",
+        "defect-1.0.dist-info/METADATA": "Name: defect\nVersion: 1.0\nno colon here\n\nx\n",
+    }
+    site = make_site(tmp_path / "site", {**files, **odd})
+    env = sub_env(store)
+    runs = [
+        json.loads(run_py(["-c", METADATA_QUERY, site], env, label=f"METADATA {i}").stdout)
+        for i in range(2)
+    ]
+    off = run_py(["-c", METADATA_QUERY, site], sub_env(store, cached=False), label="UNCACHED")
+    expected = json.loads(off.stdout)["metadata"]
+    assert runs[0]["metadata"] == runs[1]["metadata"] == expected
+    assert len(runs[0]["parses"]) == len(expected)  # the first process parses each once
+    # The second: only the texts that are not a plain header block and body.
+    # (read_text gives universal newlines: the CRLF text is a plain one)
+    assert runs[1]["parses"] == ["Name: from", "Version: 1.0"], runs[1]["parses"]
+
+
 # ================================================ 3. never stale across processes
 
 EGG_EPS = "legacy-3.0.egg-info/entry_points.txt"

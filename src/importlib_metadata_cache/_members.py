@@ -44,13 +44,14 @@ def clear() -> None:
 
 def entry_points_property(module: Any, native: property) -> property:
     """``PathDistribution.entry_points`` for ``module``, memoising the parse."""
+    from . import _patch  # imported by now: it is what calls this
+
     parsed = _parsed.setdefault(module.__name__, {})
     section = f"parsed:{module.__name__}"
     native_get = native.fget
     assert native_get is not None
 
     def entry_points(self: Any) -> Any:
-        from . import _patch
 
         if not _patch.enabled:
             return native_get(self)
@@ -119,12 +120,13 @@ def _trusted_record(dist: Any) -> Any:
 
 def header_property(module: Any, native: property, header: str) -> property:
     """``PathDistribution.name``/``version`` for ``module``, memoised per file stamp."""
+    from . import _patch  # imported by now: it is what calls this
+
     native_get = native.fget
     assert native_get is not None
     dist_class = module.PathDistribution
 
     def get(self: Any) -> Any:
-        from . import _patch
 
         if not _patch.enabled or type(self) is not dist_class:
             return native_get(self)
@@ -211,25 +213,38 @@ class MemoisedEmail:
     and each call returns a fresh copy of it (its own header and defect lists),
     which the provider wraps in its own ``Message`` as natively. Anything else
     is the real ``email`` module.
+
+    Across processes: the parsed headers are saved in the record of the
+    directory whose metadata file was just read (``_record.metadata_hint``),
+    keyed by the header text itself (up to the first blank line), and only
+    when the message rebuilt from them and the rest of the text is exactly
+    the parse: same headers, payload, defects (none) and every other
+    attribute. A later text with the same header block gets that message
+    without the parser; any other text is parsed.
     """
 
     def __init__(self, real: Any) -> None:
+        from . import _patch  # imported by now: it is what calls this
+
         self._imc_real = real
+        self._imc_patch = _patch
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._imc_real, name)
 
     def message_from_string(self, s: Any, *args: Any, **kwargs: Any) -> Any:
-        from . import _patch
 
         real = self._imc_real.message_from_string
-        if args or kwargs or type(s) is not str or not _patch.enabled:
+        if args or kwargs or type(s) is not str or not self._imc_patch.enabled:
             return real(s, *args, **kwargs)
         parsed = _messages.get(s)
         if parsed is None:
-            parsed = real(s)
-            if parsed.is_multipart():  # a payload of messages: not worth copying
-                return parsed
+            parsed = _saved_message(s)
+            if parsed is None:
+                parsed = real(s)
+                if parsed.is_multipart():  # a payload of messages: not worth copying
+                    return parsed
+                _save_message(s, parsed)
             if len(_messages) >= MAX_MESSAGES:
                 _messages.clear()
             _messages[s] = parsed
@@ -238,3 +253,55 @@ class MemoisedEmail:
         copy._headers = list(parsed._headers)
         copy.defects = list(parsed.defects)
         return copy
+
+
+MESSAGES = "messages"
+
+
+def _header_block(text: str) -> int:
+    """Where the body of ``text`` starts if its headers end at the first blank
+    line (or at the end: no body)."""
+    end = text.find("\n\n")
+    return len(text) if end < 0 else end + 2
+
+
+def _rebuilt(headers: Any, payload: str) -> Any:
+    import email.message
+
+    message: Any = email.message.Message()
+    message._headers = [tuple(h) for h in headers]
+    message._payload = payload
+    return message
+
+
+def _saved_message(text: str) -> Any:
+    record = _record.metadata_hint
+    end = _header_block(text)
+    if record is None or record.saved is None:
+        return None
+    block = text[:end]
+    try:
+        headers = record.memo(MESSAGES, block).get(block)
+    except Exception:  # a saved file replaced since it was opened: parse
+        return None
+    return None if headers is None else _rebuilt(headers, text[end:])
+
+
+def _save_message(text: str, parsed: Any) -> None:
+    record = _record.metadata_hint
+    end = _header_block(text)
+    if record is None or not record.trusted:
+        return
+    try:
+        block = text[:end]
+        headers = tuple(parsed._headers)
+        if not all(
+            type(h) is tuple and len(h) == 2 and type(h[0]) is type(h[1]) is str for h in headers
+        ):
+            return
+        if vars(_rebuilt(headers, text[end:])) != vars(parsed):
+            return  # not a plain header block and body: never guess
+        record.memo(MESSAGES, block)[block] = headers
+        _record.mark_dirty(record)
+    except Exception:  # only a memo is lost
+        pass

@@ -300,11 +300,11 @@ def packages_distributions_function(module: Any, native: Any) -> Any:
     """``module.packages_distributions`` answering from the tables when it can."""
     import functools
 
+    from . import _patch  # imported by now: it is what calls this
     from ._query import _serve
 
     @functools.wraps(native)
     def packages_distributions() -> Any:
-        from . import _patch
 
         if _patch.enabled and _stdlib_resolver_only(module):
             result = _serve(_packages, module, None)

@@ -431,11 +431,12 @@ def from_name_method(module: Any, native: Any) -> Any:
     """``Distribution.from_name`` finding the distribution through the indexes."""
     import functools
 
+    from . import _patch  # imported by now: it is what calls this
+
     native_func = native.__func__
 
     @functools.wraps(native_func)
     def from_name(cls: Any, name: str) -> Any:
-        from . import _patch
 
         # A subclass may discover its own way (its own discover/_discover_resolvers).
         plain = cls is module.Distribution or cls is module.PathDistribution
@@ -459,9 +460,10 @@ def entry_points_function(module: Any, native: Any) -> Any:
     """``module.entry_points`` answering from the indexes when it can."""
     import functools
 
+    from . import _patch  # imported by now: it is what calls this
+
     @functools.wraps(native)
     def entry_points(**params: Any) -> Any:
-        from . import _patch
 
         if _patch.enabled and _stdlib_resolver_only(module):
             result = _serve(_select, module, params)

@@ -209,6 +209,8 @@ def clear(distrust_saved: bool = False) -> None:
     global load_saved
     if distrust_saved:
         load_saved = False
+    global metadata_hint
+    metadata_hint = None
     records.clear()
     _keys.clear()
     _dirty.clear()
@@ -371,6 +373,15 @@ def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: 
         mark_dirty(record)
 
 
+#: The files a ``metadata`` property reads before it parses one.
+METADATA_FILES = frozenset({"METADATA", "PKG-INFO", ""})
+
+#: The record of the last metadata file read: where ``_members.MemoisedEmail``
+#: looks for a parse saved by an earlier process (only a hint: a saved parse is
+#: used only for the very same header text).
+metadata_hint: Record | None = None
+
+
 def read_text(path: object, filename: str) -> Any:
     """The text the native ``read_text`` would return, or ``MISS`` to ask it.
 
@@ -395,6 +406,9 @@ def read_text(path: object, filename: str) -> Any:
         record = records.get(key)
         if record is None:
             record = record_of(key)
+        if filename in METADATA_FILES:
+            global metadata_hint
+            metadata_hint = record
         texts = record.texts
         cached = texts.get((child, filename))
         if cached is not None and cached[0] == current:
