@@ -35,6 +35,8 @@ _headers: dict[str, tuple[Any, dict[str, str]]] = {}
 
 MAX_MEMO = 4096
 
+_POSIX = _record._POSIX
+
 
 def clear() -> None:
     _parsed.clear()
@@ -135,7 +137,7 @@ def header_property(module: Any, native: property, header: str) -> property:
             return native_get(self)
         try:
             where = str(path)
-            file = os.path.join(where, "METADATA")
+            file = f"{where}/METADATA" if _POSIX else os.path.join(where, "METADATA")
             st = os.stat(file)
             current = stamp(st)
         except (OSError, ValueError):

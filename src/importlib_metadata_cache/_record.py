@@ -373,6 +373,8 @@ def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: 
         mark_dirty(record)
 
 
+_POSIX = os.sep == "/" and os.altsep is None
+
 #: The files a ``metadata`` property reads before it parses one.
 METADATA_FILES = frozenset({"METADATA", "PKG-INFO", ""})
 
@@ -392,9 +394,17 @@ def read_text(path: object, filename: str) -> Any:
         return MISS
     try:
         where = str(path)
-        if not os.path.isabs(where):
-            return MISS
-        file = os.path.join(where, filename) if filename else where
+        if _POSIX:  # os.path.isabs/join/split, without their generality
+            if not where.startswith("/") or where == "/":
+                return MISS
+            file = f"{where}/{filename}" if filename else where
+            key, _sep, child = where.rpartition("/")
+            key = key or "/"
+        else:
+            if not os.path.isabs(where):
+                return MISS
+            file = os.path.join(where, filename) if filename else where
+            key, child = os.path.split(where)
         try:
             st = os.stat(file)
         except (FileNotFoundError, NotADirectoryError):
@@ -402,7 +412,6 @@ def read_text(path: object, filename: str) -> Any:
         if not _statmod.S_ISREG(st.st_mode):
             return MISS
         current = stamp(st)
-        key, child = os.path.split(where)
         record = records.get(key)
         if record is None:
             record = record_of(key)

@@ -120,14 +120,22 @@ def file_name(key: str) -> str:
     return name
 
 
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/")
+
+
 def _file_name(key: str) -> str:
+    if _PLAIN.issuperset(key):  # the common case, without a loop in Python
+        return _shortened(key, key.replace("/", "%2F"))
     safe = []
     for ch in key:
         if ch.isascii() and (ch.isalnum() or ch in "._-"):
             safe.append(ch)
         else:
             safe.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
-    name = "".join(safe)
+    return _shortened(key, "".join(safe))
+
+
+def _shortened(key: str, name: str) -> str:
     if len(name) > 150:  # keep within NAME_MAX with the suffix; the key inside decides
         name = f"{name[:100]}~{_fnv64(key):016x}"
     return name + SUFFIX
