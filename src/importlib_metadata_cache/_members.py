@@ -301,7 +301,8 @@ def _save_message(text: str, parsed: Any) -> None:
             type(h) is tuple and len(h) == 2 and type(h[0]) is type(h[1]) is str for h in headers
         ):
             return
-        if vars(_rebuilt(headers, text[end:])) != vars(parsed):
+        rebuilt = _rebuilt(headers, text[end:])
+        if type(rebuilt) is not type(parsed) or vars(rebuilt) != vars(parsed):
             return  # not a plain header block and body: never guess
         record.memo(MESSAGES, block)[block] = headers
         _record.mark_dirty(record)
