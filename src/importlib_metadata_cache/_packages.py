@@ -37,7 +37,7 @@ from . import _record
 from ._query import CACHES, Stale, _distrusted, _holds_no_metadata, _stdlib_resolver_only
 from ._stamp import Stamp, now, settled, stamp
 
-__all__ = ["packages_distributions_function"]
+__all__ = ["answer", "clear"]
 
 MISS = _record.MISS
 
@@ -296,21 +296,13 @@ def _packages(module: Any, _arg: Any) -> Any:
     return found
 
 
-def packages_distributions_function(module: Any, native: Any) -> Any:
-    """``module.packages_distributions`` answering from the tables when it can."""
-    import functools
-
-    from . import _patch  # imported by now: it is what calls this
+def answer(module: Any, native: Any) -> Any:
+    """``packages_distributions()`` of ``module``: from the tables when it can."""
+    from . import _patch
     from ._query import _serve
 
-    @functools.wraps(native)
-    def packages_distributions() -> Any:
-
-        if _patch.enabled and _stdlib_resolver_only(module):
-            result = _serve(_packages, module, None)
-            if result is not MISS:
-                return result
-        return native()
-
-    packages_distributions._imc_wrapped = True  # type: ignore[attr-defined]
-    return packages_distributions
+    if _patch.enabled and _stdlib_resolver_only(module):
+        result = _serve(_packages, module, None)
+        if result is not MISS:
+            return result
+    return native()

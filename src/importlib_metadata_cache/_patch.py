@@ -28,7 +28,7 @@ import functools
 import sys
 from typing import Any
 
-from . import _log, _members, _packages, _query, _record
+from . import _log, _members, _query, _record
 
 __all__ = ["enabled", "patch_provider", "patched", "unpatch_all"]
 
@@ -74,7 +74,7 @@ def patch_provider(module: Any) -> None:
         _replace(
             module,
             "packages_distributions",
-            _packages.packages_distributions_function(module, module.packages_distributions),
+            _packages_function(module, module.packages_distributions),
         )
         native_from_name = vars(base)["from_name"]
         _replace(base, "from_name", _query.from_name_method(module, native_from_name))
@@ -83,6 +83,19 @@ def patch_provider(module: Any) -> None:
     patched[name] = module
     if _log.enabled:
         _log.debug(f"patched {name} ({getattr(module, '__file__', '?')})")
+
+
+def _packages_function(module: Any, native: Any) -> Any:
+    """``packages_distributions``, whose fast path is imported at its first call."""
+
+    @functools.wraps(native)
+    def packages_distributions() -> Any:
+        from . import _packages
+
+        return _packages.answer(module, native)
+
+    packages_distributions._imc_wrapped = True  # type: ignore[attr-defined]
+    return packages_distributions
 
 
 def unpatch_all() -> None:
@@ -106,7 +119,9 @@ def clear_memory(distrust_saved: bool = False) -> None:
     _record.clear(distrust_saved)
     _members.clear()
     _query.clear()
-    _packages.clear()
+    packages = sys.modules.get(f"{__package__}._packages")
+    if packages is not None:
+        packages.clear()
 
 
 def _replace(owner: Any, attr: str, new: Any) -> None:
