@@ -434,3 +434,22 @@ def test_packages_distributions_of_legacy_egg_info_edited_in_place(
         differential(provider)
         settle()
         differential(provider)
+
+
+@pytest.mark.parametrize("root", ["/", "/a/b", "/a/b/", "//x/y", "/a/./b", "/a/../b", "/sp ace/é"])
+def test_listing_paths_are_the_native_paths(root: str) -> None:
+    """The distributions' ``_path`` objects built from a cached listing are what
+    the native ``FastPath.joinpath`` builds: ``pathlib.Path(root, child)``."""
+    children = ("one-1.0.dist-info", "Two.EGG-INFO", "é-3.dist-info", "x")
+    listing = _record._Listing(root, children)
+    for child in children:
+        made, plain = listing.joinpath(child), Path(root, child)
+        assert type(made) is type(plain)
+        assert (str(made), made.parts, made.name, made.parent, hash(made)) == (
+            str(plain),
+            plain.parts,
+            plain.name,
+            plain.parent,
+            hash(plain),
+        )
+        assert made == plain

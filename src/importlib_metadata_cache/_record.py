@@ -287,18 +287,43 @@ def mark_dirty(record: Record) -> None:
 
 
 class _Listing:
-    """Stands in for a native ``FastPath`` while a native ``Lookup`` is built."""
+    """Stands in for a native ``FastPath`` while a native ``Lookup`` is built.
 
-    __slots__ = ("_children", "root")
+    ``joinpath`` returns what the native one does, ``pathlib.Path(root,
+    child)``, made the way ``Path.iterdir()`` makes its children (the private
+    ``_make_child_relpath``, where there is one): the parent's parsed parts plus
+    the child, with its string already known, rather than parsing the joined
+    string again for each of hundreds of distributions. The first child is
+    compared with the plain construction; any difference and the plain one is
+    used for the whole listing.
+    """
+
+    __slots__ = ("_children", "_make", "root")
 
     def __init__(self, root: str, children: tuple[str, ...]) -> None:
         self.root = root
         self._children = children
+        self._make: Any = None
 
     def children(self) -> tuple[str, ...]:
         return self._children
 
     def joinpath(self, child: str) -> pathlib.Path:
+        make: Any = self._make
+        if make is None:
+            plain = pathlib.Path(self.root, child)
+            make = getattr(pathlib.Path(self.root), "_make_child_relpath", False)
+            try:
+                made: Any = make(child) if make else None
+                same = type(made) is type(plain) and str(made) == str(plain)
+                if not same or made.parts != plain.parts or made.name != plain.name:
+                    make = False
+            except Exception:
+                make = False
+            self._make = make
+            return plain
+        if make:
+            return make(child)  # type: ignore[no-any-return]
         return pathlib.Path(self.root, child)
 
 
