@@ -666,6 +666,35 @@ def test_a_section_of_a_file_replaced_since_it_was_opened_is_not_read(
     assert data["answers"] == uncached(site, store)
 
 
+def test_a_process_that_replaced_its_own_record_file_still_reads_the_old_one(
+    tmp_path: Path,
+    store: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Sections this process has not read yet stay readable after it saved a new
+    file in place of the one it loaded (it keeps the old file's sections), so
+    its later queries are still served, not sent to the native path."""
+    import importlib.metadata as md
+
+    site = make_site(tmp_path / "site", big_site_files(600))
+    query(site, store)  # another process saved the record
+    monkeypatch.setattr(sys, "path", [site, *sys.path])
+    monkeypatch.setattr(_log, "enabled", True)
+    _clear_memory()
+    assert [ep.name for ep in md.entry_points(group="imc.own.3")] == ["x"]
+    rec = record_file(store, site)
+    before = rec.stat().st_ino
+    assert md.packages_distributions()["bulk0001"] == ["bulk0001"]  # a new table to save
+    _record.flush()
+    assert rec.stat().st_ino != before, "the record was not saved again"
+    for i in (0, 299, 598):
+        assert [ep.value for ep in md.entry_points(group=f"imc.own.{i}")] == [f"bulk{i:04d}:x"]
+    trace = capsys.readouterr().err
+    assert "_select(" not in trace, trace  # "_select({...}) falls back to the native code"
+    assert "saved the record of" in trace
+
+
 METADATA_QUERY = textwrap.dedent(
     """
     import json, sys

@@ -239,7 +239,17 @@ def unpack_head(data: bytes) -> tuple[Any, Any, Any, int]:
 class Saved:
     """The sections of one saved record file, each read when first asked for."""
 
-    __slots__ = ("_broken", "_decoded", "_ident", "_path", "_prefix", "_site", "_start", "_toc")
+    __slots__ = (
+        "_all",
+        "_broken",
+        "_decoded",
+        "_ident",
+        "_path",
+        "_prefix",
+        "_site",
+        "_start",
+        "_toc",
+    )
 
     def __init__(
         self, path: str, site: bool, ident: tuple[int, ...], prefix: bytes, toc: Any, start: int
@@ -252,6 +262,7 @@ class Saved:
         self._start = start
         self._broken = False
         self._decoded: dict[str, Any] = {}
+        self._all: dict[str, bytes] | None = None
 
     def __contains__(self, name: str) -> bool:
         return name in self._toc
@@ -272,6 +283,12 @@ class Saved:
         end = start + where[1]
         if end <= len(self._prefix):
             return self._prefix[start:end]
+        if self._all is not None:
+            return self._all[name]
+        return self._read(start, end - start)
+
+    def _read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset`` of the file, if it is still the one opened."""
         if self._broken:
             raise OSError(f"{self._path!r} changed")
         fd = _open_file(self._path)
@@ -280,10 +297,10 @@ class Saved:
             if _ident(st) != self._ident or not _trusted(st, self._site):
                 self._broken = True
                 raise OSError(f"{self._path!r} changed")
-            data = os.pread(fd, end - start, start)
+            data = os.pread(fd, length, offset)
         finally:
             os.close(fd)
-        if len(data) != end - start:
+        if len(data) != length:
             self._broken = True
             raise OSError(f"{self._path!r} is short")
         return data
@@ -298,13 +315,20 @@ class Saved:
             return value
 
     def items(self) -> list[tuple[str, bytes]]:
-        """Every section (to write them again); raises as ``get`` does."""
-        found = []
-        for name in self._toc:
-            data = self.get(name)
-            if data is not None:
-                found.append((name, data))
-        return found
+        """Every section (to write them again); raises as ``get`` does.
+
+        Kept from then on: this process is about to replace the file, and what
+        it loaded from the old one (an index's table) must still read the rest.
+        """
+        if self._all is None:
+            size = self._ident[2] if self._ident else 0
+            data = self._prefix if len(self._prefix) >= size else self._read(0, size)
+            start = self._start
+            self._all = {
+                name: data[start + at : start + at + length]
+                for name, (at, length) in self._toc.items()
+            }
+        return list(self._all.items())
 
 
 #: No saved file: no sections.
