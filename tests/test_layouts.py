@@ -596,7 +596,7 @@ def test_system_site_packages(system: tuple[Venv, dict[str, str | None]], tmp_pa
     this order on ``sys.path``; for each provider importable there (the
     backport may be in the base)."""
     venv, env = system
-    code = "import importlib.util as u, site; print(u.find_spec('importlib_metadata') is not None)"
+    code = "import importlib.util as u; print(u.find_spec('importlib_metadata') is not None)"
     providers = ["importlib.metadata"]
     if run(venv, code, env=env).stdout.strip() == "True":
         providers.append("importlib_metadata")
