@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import subprocess
 import textwrap
 import zipfile
 from collections.abc import Iterator
@@ -158,6 +160,25 @@ def test_status_human_output(venv: Venv) -> None:
     proc = run(venv, ["-m", "importlib_metadata_cache", "status"])
     assert "cache: active (activated)" in proc.stdout
     assert str(venv.site_packages) in proc.stdout
+
+
+def test_status_into_a_pipe_closed_early_is_quiet(venv: Venv) -> None:
+    """``status | head -1``: the reader leaves; no BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # no reader at all: every write fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [str(venv.python), "-m", "importlib_metadata_cache", "status"],
+            env=venvs.clean_env(),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 1
 
 
 @pytest.mark.parametrize("value", ["0", "false", "OFF", "no", " No "])

@@ -765,15 +765,6 @@ FIRST_QUERIES = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a *.dist-info that is a symlink, re-pointed behind the sys.path entry "
-        "(whose stamp does not change): entry_points(group=...) as a fresh process's "
-        "first query is answered from the saved index and misses the group the "
-        "distribution now has, in every new process until the entry itself changes"
-    ),
-)
 def test_symlinked_dist_info_retargeted_first_query(
     plain: Venv, tmp_path: Path, symlinked_dist_info: tuple[Path, Path]
 ) -> None:
@@ -793,10 +784,11 @@ def test_symlinked_dist_info_retargeted_first_query(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "bug (same cause, no symlink): entry_points.txt replaced (written aside, "
+        "documented blind spot (README): entry_points.txt replaced (written aside, "
         "os.replace'd) in a *.dist-info outside the answer leaves the entry's stamp "
-        "as it was: entry_points(group=...) from the saved index misses the new group; "
-        "README's blind spots cover in-place edits only"
+        "as it was: entry_points(group=...) from the saved index misses the new group "
+        "until the entry changes or invalidate_caches(); no installer does this, and "
+        "seeing it would mean a stat of every distribution at every query"
     ),
 )
 def test_replaced_entry_points_outside_the_answer(plain: Venv, tmp_path: Path) -> None:

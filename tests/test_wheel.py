@@ -89,3 +89,8 @@ def test_wheel_is_pure_python(contents: dict[str, bytes]) -> None:
     text = contents[wheel_files[0]].decode("utf-8")
     assert "Root-Is-Purelib: true" in text
     assert "Tag: py3-none-any" in text
+
+
+def test_typed_marker_is_shipped(contents: dict[str, bytes]) -> None:
+    """The classifiers say "Typing :: Typed": PEP 561 wants the marker file."""
+    assert "importlib_metadata_cache/py.typed" in contents

@@ -206,8 +206,9 @@ def _build(module: Any, record: Any, lookup: Any, root: str) -> bytes | None:
             if found is None:
                 return None
             names, witnesses = found
-        if not child.lower().endswith(".dist-info"):
-            # Legacy tools rewrite *.egg-info files in place: each one is re-stated.
+        if not child.lower().endswith(".dist-info") or os.path.islink(where):
+            # Legacy tools rewrite *.egg-info files in place, and a symlinked
+            # *.dist-info may be re-pointed: each file is re-stated.
             watch.append((where, dist_stamp))
             if _statmod.S_ISDIR(dist_st.st_mode):
                 for file in EGG_FILES:

@@ -184,7 +184,10 @@ def _build(module: Any, record: Any, lookup: Any, prefix: str) -> dict[str, byte
             eps_stamp is not None and not settled(eps_stamp, observed_at)
         ):
             return None
-        if not child.lower().endswith(".dist-info"):
+        # Re-stated at every query: legacy *.egg-info (rewritten in place by
+        # setup.py develop), and a *.dist-info that is a symlink (a "current"
+        # link re-pointed changes it while the entry's own stamp stays).
+        if not child.lower().endswith(".dist-info") or os.path.islink(where):
             watch.append((where, dist_stamp))
             if _statmod.S_ISDIR(dist_st.st_mode):
                 watch.append((eps_file, eps_stamp))
