@@ -32,6 +32,7 @@ import csv
 import hashlib
 import io
 import os
+import random
 import subprocess
 import sys
 import zipfile
@@ -64,6 +65,9 @@ TIMEOUT = 600
 _DROPPED = ("VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "PIP_USER", "PIP_TARGET", "PIP_PREFIX")
 
 
+HASH_SEED = os.environ.get("IMC_TEST_HASH_SEED") or str(random.randrange(1, 2**32))
+
+
 def clean_env(overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """``os.environ`` without the variables that would skew a venv's interpreter.
 
@@ -77,6 +81,9 @@ def clean_env(overrides: Mapping[str, str | None] | None = None) -> dict[str, st
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # One string hashing for every process of the session: answers whose order
+    # follows it (the keys of packages_distributions()) compare across processes.
+    env["PYTHONHASHSEED"] = HASH_SEED
     for key, value in (overrides or {}).items():
         if value is None:
             env.pop(key, None)
