@@ -453,3 +453,23 @@ def test_listing_paths_are_the_native_paths(root: str) -> None:
             hash(plain),
         )
         assert made == plain
+
+
+def test_a_search_by_name_is_served_from_the_listing(site: Path, differential: Any) -> None:
+    """``version()``/``distribution()`` find the distribution through a table of
+    names built from the listing alone (no distribution's files are read), the
+    first match across ``sys.path`` as the native search; absent names raise."""
+    import importlib.metadata as md
+
+    from importlib_metadata_cache import _query
+
+    build(site, dist_info("alpha", "1.0"))
+    build(site, dist_info("Alpha", "2.0", suffix=".egg-info"))  # a second of that name
+    build(site, dist_info("my_dashed.pkg", "3.0"))
+    settle()
+    assert md.version("alpha") in ("1.0", "2.0")  # the first listed, as natively
+    assert md.version("My-Dashed-Pkg") == "3.0"
+    assert ("importlib.metadata", str(site)) in _query._names
+    with pytest.raises(md.PackageNotFoundError):
+        md.version("not-installed-imc")
+    differential(md)

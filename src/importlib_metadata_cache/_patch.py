@@ -76,8 +76,11 @@ def patch_provider(module: Any) -> None:
             "packages_distributions",
             _packages_function(module, module.packages_distributions),
         )
-        native_from_name = vars(base)["from_name"]
-        _replace(base, "from_name", _query.from_name_method(module, native_from_name))
+        if not hasattr(base, "_prefer_valid"):
+            # 3.14+ (as the backport) prefer a distribution with metadata over
+            # the first one found by name: that takes reading them; native.
+            native_from_name = vars(base)["from_name"]
+            _replace(base, "from_name", _query.from_name_method(module, native_from_name))
     _wrap_invalidate(finder)
     _wrap_invalidate(_path_finder())
     patched[name] = module

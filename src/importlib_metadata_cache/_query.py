@@ -73,17 +73,13 @@ class Index:
         stamp_: Stamp,
         dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...], Stamp]],
         watch: list[tuple[str, Stamp | None]],
-        lookup: Any,
     ) -> dict[str, bytes]:
         """The sections of an index, from ``(child, normalised name, first of its
         name here?, triples, stamp)`` of each distribution in native order.
 
-        ``lookup`` (the native ``Lookup``) gives, per name as a named search
-        normalises it, the first distribution such a search yields here. Each
-        reference to a distribution carries the stamp of its directory, checked
-        when that distribution is part of an answer (see ``Stale``).
+        Each reference to a distribution carries the stamp of its directory,
+        checked when that distribution is part of an answer (see ``Stale``).
         """
-        stamps = {child: dist_stamp for child, _n, _f, _e, dist_stamp in dists}
         groups: dict[str, list[tuple[str, str, str, str, Stamp]]] = {}
         for child, name, first, eps, dist_stamp in dists:
             if first:
@@ -96,15 +92,6 @@ class Index:
         }
         for group, found in groups.items():
             sections[f"{prefix}g:{group}"] = marshal.dumps(tuple(found))
-        for table, by_name in (("first", lookup.infos), ("eggs", lookup.eggs)):
-            # Name -> (child, stamp), in buckets read one at a time by ``find``.
-            firsts = {}
-            for key, paths in by_name.items():
-                if paths:
-                    child = os.path.basename(str(paths[0]))
-                    firsts[key] = (child, stamps[child])
-            for number, data in _record.bucketed(firsts).items():
-                sections[f"{prefix}{table}:{number}"] = data
         return sections
 
     def _part(self, name: str) -> Any:
@@ -124,15 +111,6 @@ class Index:
 
     def names(self) -> frozenset[str]:
         return self._part("names")  # type: ignore[no-any-return]
-
-    def find(self, prepared: Any) -> tuple[str, Stamp] | None:
-        """The child a named native search yields first here (and its stamp), if any."""
-        for table, key in (("first", prepared.normalized), ("eggs", prepared.legacy_normalized)):
-            bucket = self._part(f"{table}:{_record.bucket_of(key)}")
-            found = None if bucket is None else bucket.get(key)
-            if found is not None:
-                return found  # type: ignore[no-any-return]
-        return None
 
     def fresh(self) -> bool:
         for path, expected in self.watch:
@@ -194,7 +172,7 @@ def _build(module: Any, record: Any, lookup: Any, prefix: str) -> dict[str, byte
         triples = tuple((ep.name, ep.value, ep.group) for ep in from_text(text))
         dists.append((child, name, name not in seen, triples, dist_stamp))
         seen.add(name)
-    return Index.build(prefix, record.stamp, dists, watch, lookup)
+    return Index.build(prefix, record.stamp, dists, watch)
 
 
 #: (provider name, record key) -> Index
@@ -229,24 +207,22 @@ def _check(root: str, child: str, expected: Stamp) -> bool:
 
 def clear() -> None:
     _indexes.clear()
+    _names.clear()
     _distrusted.clear()
     _empty_dirs.clear()
 
 
-def _index(module: Any, root: object, build: bool = True) -> Any:
-    """The index of ``root``, ``None`` if it holds nothing, or ``MISS``.
-
-    ``build=False``: ``MISS`` rather than scan every distribution of the entry
-    (a lookup by name reads one ``METADATA`` natively; building the index would
-    read them all, a cold start many times slower than uncached).
-    """
+def _entry(root: object) -> Any:
+    """``(record key, stamp)`` of a directory entry the tables can serve; ``None``
+    if it does not exist (natively: nothing), ``MISS`` if the native code must
+    answer, or the answer of ``_relative`` for a relative entry."""
     if type(root) is not str:
         return MISS
     if not os.path.isabs(root):
         return _relative(root)
     if os.path.basename(root).lower().endswith(".egg"):
         # Spelled so, the native Lookup also reads EGG-INFO; spelled '/x.egg/' it
-        # does not. Indexes are shared by every spelling of a directory, so an
+        # does not. Tables are shared by every spelling of a directory, so an
         # entry spelled as an egg is the native code's.
         return MISS
     try:
@@ -255,9 +231,17 @@ def _index(module: Any, root: object, build: bool = True) -> Any:
         return None  # natively: no listing, no zip, nothing
     if not _statmod.S_ISDIR(st.st_mode):
         return MISS  # a zip, or anything else: the native code
-    current = stamp(st)
+    return _record.key_of(root), stamp(st)
+
+
+def _index(module: Any, root: object) -> Any:
+    """The index of ``root``, ``None`` if it holds nothing, or ``MISS``."""
+    entry = _entry(root)
+    if type(entry) is not tuple:
+        return entry
+    assert type(root) is str
+    key, current = entry
     name = module.__name__
-    key = _record.key_of(root)
     prefix = f"index:{name}:"
     index = _indexes.get((name, key))
     if index is None or index.stamp != current:
@@ -276,8 +260,6 @@ def _index(module: Any, root: object, build: bool = True) -> Any:
         return index
     if _holds_no_metadata(root, current):
         return None  # e.g. a script's directory written to a moment ago
-    if not build:
-        return MISS
     lookup = _record.lookup_for(root, name, module.Lookup)
     record = _record.records.get(key)
     if lookup is MISS or record is None or not record.trusted:
@@ -289,6 +271,88 @@ def _index(module: Any, root: object, build: bool = True) -> Any:
     record.indexes[prefix] = sections
     _record.mark_dirty(record)
     return index
+
+
+class Names:
+    """Which distribution a search by name yields first in one directory entry.
+
+    That depends on the listing alone (the native ``Lookup`` keys its children
+    by their normalised names), so a table is valid while the entry's stamp is:
+    ``meta`` holds that stamp, and the names sit in buckets (``first:<n>`` for
+    ``*.dist-info``/``*.egg-info`` names, ``eggs:<n>`` for an egg's
+    ``EGG-INFO``), of which a lookup reads one.
+    """
+
+    __slots__ = ("_buckets", "_source", "prefix", "stamp")
+
+    def __init__(self, prefix: str, source: Any) -> None:
+        self.prefix = prefix
+        self._source = source
+        self._buckets: dict[str, Any] = {}
+        self.stamp: Stamp = marshal.loads(source.get(prefix + "meta"))
+
+    @staticmethod
+    def build(prefix: str, stamp_: Stamp, lookup: Any) -> dict[str, bytes]:
+        sections = {prefix + "meta": marshal.dumps(stamp_)}
+        for table, by_name in (("first", lookup.infos), ("eggs", lookup.eggs)):
+            firsts = {
+                key: os.path.basename(str(paths[0])) for key, paths in by_name.items() if paths
+            }
+            for number, data in _record.bucketed(firsts).items():
+                sections[f"{prefix}{table}:{number}"] = data
+        return sections
+
+    def find(self, prepared: Any) -> str | None:
+        """The child a native search for ``prepared`` yields first here, if any."""
+        for table, key in (("first", prepared.normalized), ("eggs", prepared.legacy_normalized)):
+            part = f"{table}:{_record.bucket_of(key)}"
+            bucket = self._buckets.get(part)
+            if bucket is None:
+                raw = self._source.get(self.prefix + part)
+                bucket = self._buckets[part] = {} if raw is None else marshal.loads(raw)
+            found = bucket.get(key)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        return None
+
+
+#: (provider name, record key) -> Names
+_names: dict[tuple[str, str], Names] = {}
+
+
+def _names_of(module: Any, root: object) -> Any:
+    """The ``Names`` of ``root``, ``None`` if it holds nothing, or ``MISS``.
+
+    Built from the listing alone, which a native search by name also makes:
+    no distribution's files are read (a cold ``version()`` costs what it costs
+    natively)."""
+    entry = _entry(root)
+    if type(entry) is not tuple:
+        return entry
+    assert type(root) is str
+    key, current = entry
+    name = module.__name__
+    prefix = f"names:{name}:"
+    table = _names.get((name, key))
+    if table is None or table.stamp != current:
+        saved = _record.saved_sections(key)
+        table = Names(prefix, saved) if prefix + "meta" in saved else None
+        if table is None or table.stamp != current:
+            table = None
+            if _holds_no_metadata(root, current):
+                return None
+            lookup = _record.lookup_for(root, name, module.Lookup)
+            record = _record.records.get(key)
+            if lookup is MISS or record is None or record.stamp != current:
+                return MISS
+            sections = Names.build(prefix, current, lookup)
+            table = Names(prefix, sections)
+            if not record.trusted:
+                return table  # listed again at the next query, as the record is
+            record.indexes[prefix] = sections
+            _record.mark_dirty(record)
+        _names[(name, key)] = table
+    return table
 
 
 #: Stamps of relative entries' directories seen holding no metadata.
@@ -346,11 +410,11 @@ def _stdlib_resolver_only(module: Any) -> bool:
     return len(resolvers) == 1 and resolvers[0] is expected
 
 
-def _entries(module: Any, build: bool = True) -> Iterator[tuple[str, Index] | None]:
+def _entries(module: Any) -> Iterator[tuple[str, Index] | None]:
     """``(root, index)`` of each ``sys.path`` entry holding distributions, lazily,
     in order; ``None`` (and the end) at the first entry the indexes cannot serve."""
     for root in list(sys.path):
-        index = _index(module, root, build)
+        index = _index(module, root)
         if index is MISS:
             yield None
             return
@@ -398,16 +462,14 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
 def _find(module: Any, name: str) -> Any:
     """The distribution ``Distribution.from_name(name)`` returns, ``None`` or ``MISS``."""
     prepared = module.Prepared(name)
-    for item in _entries(module, build=False):
-        if item is None:
+    for root in list(sys.path):
+        table = _names_of(module, root)
+        if table is MISS:
             return MISS
-        root, index = item
-        found = index.find(prepared)
-        if found is not None:
-            child, dist_stamp = found
-            if not _check(root, child, dist_stamp):
-                raise Stale(module, root)
-            return module.PathDistribution(_record.PATH_TYPE(root, child))
+        if table is not None:
+            child = table.find(prepared)
+            if child is not None:
+                return module.PathDistribution(_record.PATH_TYPE(root, child))
     return None  # not found: the native code raises, with its own context
 
 
