@@ -34,7 +34,14 @@ import sys
 from typing import Any
 
 from . import _record
-from ._query import CACHES, Stale, _distrusted, _holds_no_metadata, _stdlib_resolver_only
+from ._query import (
+    CACHES,
+    Stale,
+    _distrusted,
+    _entry,
+    _holds_no_metadata,
+    _stdlib_resolver_only,
+)
 from ._stamp import Stamp, now, settled, stamp
 
 __all__ = ["answer", "clear"]
@@ -223,23 +230,12 @@ def _build(module: Any, record: Any, lookup: Any, root: str) -> bytes | None:
 
 def _table(module: Any, root: object) -> Any:
     """The table of ``root``, ``None`` if it holds nothing, or ``MISS``."""
-    if type(root) is not str:
-        return MISS
-    if not os.path.isabs(root):
-        from ._query import _relative
-
-        return _relative(root)
-    if os.path.basename(root).lower().endswith(".egg"):
-        return MISS  # as for ``_query._index``
-    try:
-        st = os.stat(root)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if not _statmod.S_ISDIR(st.st_mode):
-        return MISS
-    current = stamp(st)
+    entry = _entry(root)
+    if type(entry) is not tuple:
+        return entry
+    assert type(root) is str
+    key, current = entry
     name = module.__name__
-    key = _record.key_of(root)
     section = f"packages:{name}:table"
     table = _tables.get((name, key))
     if table is None or table.stamp != current:
@@ -253,12 +249,10 @@ def _table(module: Any, root: object) -> Any:
     if table is not None and table.fresh():
         _tables[(name, key)] = table
         return table
-    if _holds_no_metadata(root, current):
-        return None
     lookup = _record.lookup_for(root, name, module.Lookup)
     record = _record.records.get(key)
     if lookup is MISS or record is None or not record.trusted:
-        return MISS
+        return None if _holds_no_metadata(root, current) else MISS
     data = _build(module, record, lookup, root)
     if data is None:
         return MISS

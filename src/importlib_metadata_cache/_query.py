@@ -258,12 +258,12 @@ def _index(module: Any, root: object) -> Any:
         if record is not None:
             record.hits += 1  # served without listing or reading anything
         return index
-    if _holds_no_metadata(root, current):
-        return None  # e.g. a script's directory written to a moment ago
     lookup = _record.lookup_for(root, name, module.Lookup)
     record = _record.records.get(key)
     if lookup is MISS or record is None or not record.trusted:
-        return MISS
+        # Changed a moment ago (a script's directory just written to): served
+        # all the same if it holds no metadata at all.
+        return None if _holds_no_metadata(root, current) else MISS
     sections = _build(module, record, lookup, prefix)
     if sections is None:
         return MISS
@@ -338,9 +338,6 @@ def _names_of(module: Any, root: object) -> Any:
         saved = _record.saved_sections(key)
         table = Names(prefix, saved) if prefix + "meta" in saved else None
         if table is None or table.stamp != current:
-            table = None
-            if _holds_no_metadata(root, current):
-                return None
             lookup = _record.lookup_for(root, name, module.Lookup)
             record = _record.records.get(key)
             if lookup is MISS or record is None or record.stamp != current:
@@ -348,7 +345,7 @@ def _names_of(module: Any, root: object) -> Any:
             sections = Names.build(prefix, current, lookup)
             table = Names(prefix, sections)
             if not record.trusted:
-                return table  # listed again at the next query, as the record is
+                return table  # just listed; listed again at the next query
             record.indexes[prefix] = sections
             _record.mark_dirty(record)
         _names[(name, key)] = table

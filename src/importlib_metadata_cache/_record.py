@@ -331,8 +331,22 @@ def key_of(root: str) -> str:
     """The record key of an absolute entry: its path as ``pathlib`` spells it."""
     key = _keys.get(root)
     if key is None:
-        key = _keys.setdefault(root, str(pathlib.Path(root)))
+        # A canonical spelling is what pathlib would make of it, without a Path.
+        key = root if _POSIX and _canonical(root) else str(pathlib.Path(root))
+        key = _keys.setdefault(root, key)
     return key
+
+
+def _canonical(root: str) -> bool:
+    """Whether ``str(pathlib.PurePosixPath(root)) == root``: absolute, no empty
+    or ``.`` component, no trailing slash (``..`` stays as it is)."""
+    return (
+        root.startswith("/")
+        and len(root) > 1
+        and "//" not in root
+        and "/./" not in root
+        and not root.endswith(("/", "/."))
+    )
 
 
 def lookup_for(root: object, provider: str, lookup_class: Any) -> Any:

@@ -209,7 +209,7 @@ def _dir_ok(root: str, site: bool) -> bool:
 
 
 #: Bytes read when a file is opened: the head and the small sections.
-PREFIX = 65536
+PREFIX = 16384
 
 
 def pack(key: str, sections: dict[str, bytes], tag: str = TAG) -> bytes:
