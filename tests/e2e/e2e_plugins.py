@@ -220,3 +220,53 @@ LEGACY_ENTRY_POINTS = (
     "[imc.e2e.stevedore]\nlegacy = imc_legacy:Legacy\nlegacy3 = imc_legacy:Legacy\n",
 )
 assert len(LEGACY_ENTRY_POINTS[1]) == len(LEGACY_ENTRY_POINTS[2])
+
+
+# ---------------------------------------------------- the editable project
+
+#: ``pip install -e`` of this flat-layout project installs a dist-info, a
+#: ``.pth`` and setuptools' editable finder (on ``sys.meta_path``).
+EDITABLE = {
+    "imc_e2e_editable/__init__.py": "class Editable:\n    pass\n",
+    "imc_e2e_editable/plugin.py": (
+        "def pytest_report_header(config):\n    return ['imc-e2e-editable plugin']\n"
+    ),
+    "imc_e2e_editable/checker.py": FLAKE8_CHECKER.format(
+        name="imc-e2e-editable", version="0.1", code="IED100"
+    ),
+}
+
+#: Its ``pyproject.toml``, as the developer edits it between two ``pip install -e``.
+EDITABLE_PYPROJECT = (
+    """\
+[build-system]
+requires = ["setuptools>=70.1"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "imc-e2e-editable"
+version = "0.1"
+
+[project.entry-points.pytest11]
+imc_editable = "imc_e2e_editable.plugin"
+
+[project.entry-points."flake8.extension"]
+IED = "imc_e2e_editable.checker:Checker"
+
+[project.entry-points."imc.e2e.stevedore"]
+editable = "imc_e2e_editable:Editable"
+""",
+    """\
+[build-system]
+requires = ["setuptools>=70.1"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "imc-e2e-editable"
+version = "0.1"
+
+[project.entry-points."imc.e2e.stevedore"]
+editable = "imc_e2e_editable:Editable"
+editable2 = "imc_e2e_editable:Editable"
+""",
+)

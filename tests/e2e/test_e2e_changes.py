@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+import venvs
 from e2e_env import RealEnv, compare, exits, settle, write_tree
-from e2e_plugins import LEGACY, LEGACY_ENTRY_POINTS
+from e2e_plugins import EDITABLE, EDITABLE_PYPROJECT, LEGACY, LEGACY_ENTRY_POINTS
 
 #: What each program run here sees of the plugins (``pytest11``, flake8,
 #: keyring, and a direct query of every group and of the two distributions).
@@ -24,7 +25,7 @@ for group in ("imc.e2e.stevedore", "pytest11", "flake8.extension", "keyring.back
     eps = md.entry_points(group=group)
     print(group, [(ep.name, ep.value, ep.dist and ep.dist.name) for ep in eps])
 print("scripts", sorted(ep.name for ep in md.entry_points(group="console_scripts")))
-for name in ("imc_e2e_late", "imc-legacy"):
+for name in ("imc_e2e_late", "imc-legacy", "imc-e2e-editable"):
     try:
         dist = md.distribution(name)
     except md.PackageNotFoundError as exc:
@@ -130,3 +131,36 @@ def test_legacy_egg_info_edited_in_place(real_env: RealEnv, legacy: Path) -> Non
     final = check("v3-settled", on_first=False)
     assert final.replace("legacy-v3-settled", "legacy-v3") == seen[-2]
     assert f"legacy{len(LEGACY_ENTRY_POINTS)}" in final
+
+
+def test_editable_reinstalled(real_env: RealEnv) -> None:
+    """``pip install -e .``, edit the entry points, ``pip install -e .`` again.
+
+    The second install replaces the dist-info by one of the same name (same
+    version); setuptools' editable finder sits on ``sys.meta_path``.
+    """
+    real_env.needs("pytest", "flake8", "setuptools")
+    tree = write_tree(real_env.scratch / "editable-src", EDITABLE)
+    store = real_env.scratch / "editable-store"
+    install = ["-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", tree]
+    outputs = []
+    try:
+        for version, pyproject in enumerate(EDITABLE_PYPROJECT, start=1):
+            (tree / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+            venvs.run(real_env.venv, install, env={"IMPORTLIB_METADATA_CACHE": "1"})
+            out = compare(
+                real_env,
+                LEGACY_QUERIES,
+                name=f"editable-v{version}",
+                files=PROJECT,
+                store=store,
+                on_first=version > 1,
+            )
+            outputs.append(out.off)
+    finally:
+        venvs.run(real_env.venv, ["-m", "pip", "uninstall", "-y", "imc_e2e_editable"])
+    assert "imc-e2e-editable plugin" in outputs[0]
+    assert "IED100 imc-e2e-editable" in outputs[0]
+    assert "imc-e2e-editable plugin" not in outputs[1]
+    assert "IED100" not in outputs[1]
+    assert "('editable2', 'imc_e2e_editable:Editable'" in outputs[1]
