@@ -538,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(result)
     print()
     print(md)
-    stem = f"real-programs-{info.tag}-{time.strftime('%Y-%m-%d_%H%M')}"
+    stem = f"real-programs-{info.tag}-{time.strftime('%Y-%m-%d_%H%M%S')}"
     (out / f"{stem}.md").write_text(md)
     json_path = Path(args.json) if args.json else out / f"{stem}.json"
     json_path.write_text(json.dumps(result, indent=1))
