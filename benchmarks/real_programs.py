@@ -38,33 +38,14 @@ import _envs  # noqa: E402
 from _measure import stats  # noqa: E402
 from _report import _fmt_ratio, _ms, _table  # noqa: E402
 
-#: The end-to-end suite's programs (tests/e2e/e2e_env.py, REQUIREMENTS).
-REQUIREMENTS = (
-    "pytest",
-    "pytest-xdist",
-    "pytest-cov",
-    "pytest-mock",
-    "pytest-timeout",
-    "pytest-randomly",
-    "pytest-benchmark",
-    "pytest-asyncio",
-    "pytest-rerunfailures",
-    "pytest-html",
-    "pytest-metadata",
-    "pytest-env",
-    "pytest-instafail",
-    "flake8",
-    "flake8-bugbear",
-    "flake8-comprehensions",
-    "pep8-naming",
-    "flake8-docstrings",
-    "keyring",
-    "keyrings.alt",
-    "stevedore",
-    "setuptools>=70.1",
-    "fsspec",
-    "sphinx",
-)
+#: The end-to-end suite's programs, one requirement a line.
+REQUIREMENTS_FILE = _envs.REPO_ROOT / "tests" / "e2e" / "requirements.txt"
+
+
+def requirements() -> list[str]:
+    lines = REQUIREMENTS_FILE.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
 
 #: Runs per side of the in-process timing of the metadata calls.
 INSIDE_RUNS = 5
@@ -201,7 +182,8 @@ class Setup:
 def prepare(out: Path, info: _envs.PythonInfo, wheel: Path, fresh: bool) -> Setup:
     root = out / "real-programs" / info.tag
     stamp_file = root / "env.json"
-    want = {"version": ENV_VERSION, "requirements": list(REQUIREMENTS), "wheel": wheel.parent.name}
+    reqs = requirements()
+    want = {"version": ENV_VERSION, "requirements": reqs, "wheel": wheel.parent.name}
     try:
         have = json.loads(stamp_file.read_text())
     except (OSError, ValueError):
@@ -216,10 +198,10 @@ def prepare(out: Path, info: _envs.PythonInfo, wheel: Path, fresh: bool) -> Setu
     ):
         shutil.rmtree(root, ignore_errors=True)
         t0 = time.perf_counter()
-        print(f"creating {venv} ({len(REQUIREMENTS)} requirements from PyPI) ...", flush=True)
+        print(f"creating {venv} ({len(reqs)} requirements from PyPI) ...", flush=True)
         _envs._run([info.exe, "-m", "venv", str(venv)])
         _envs._run([python, "-m", "pip", "install", "-q", "-U", "pip"], env=pip_env)
-        _envs._run([python, "-m", "pip", "install", "-q", *REQUIREMENTS], env=pip_env)
+        _envs._run([python, "-m", "pip", "install", "-q", *reqs], env=pip_env)
         have = {}
         print(f"  created in {time.perf_counter() - t0:.0f} s", flush=True)
     if have.get("wheel") != want["wheel"]:
@@ -257,23 +239,6 @@ def environ(setup: Setup, cache: bool, **extra: str) -> dict[str, str]:
 
 def site_packages(setup: Setup) -> Path:
     return next((setup.bin.parent / "lib").glob("python3*/site-packages"))
-
-
-def wait_settled(setup: Setup) -> float:
-    """Sleep until nothing in site-packages changed within the cache's settle window."""
-    site = site_packages(setup)
-    newest = 0
-    paths = [site, *site.iterdir()]
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
-    wait = newest / 1e9 + _envs.settle_seconds() + 0.1 - time.time()
-    if wait > 0:
-        time.sleep(wait)
-    return max(wait, 0.0)
 
 
 # --------------------------------------------------------------------- running
@@ -355,7 +320,7 @@ def measure(setup: Setup, programs: list[Program], rounds: int) -> dict[str, Any
     for program in programs:
         run(setup, program, False)
         run(setup, program, True)
-    waited = wait_settled(setup)
+    waited = _envs.wait_until_settled(site_packages(setup))
     for program in programs:
         run(setup, program, True)  # saves what the warm-up could not trust yet
     probes = {p.key: probe(setup, p) for p in programs}

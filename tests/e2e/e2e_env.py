@@ -3,9 +3,10 @@
 The end-to-end suite's helpers (``conftest.py`` beside this file makes the
 fixtures):
 
-* ``REQUIREMENTS``: what the shared venv gets from PyPI (through pip's
-  configured index and its cache): pytest and a dozen plugins, flake8 and four
-  plugins, keyring and keyrings.alt, stevedore, setuptools, fsspec, sphinx;
+* ``REQUIREMENTS`` (``requirements.txt``): what the shared venv gets from PyPI
+  (through pip's configured index and its cache): pytest and a dozen plugins,
+  flake8 and four plugins, keyring and keyrings.alt, stevedore, setuptools,
+  fsspec, sphinx;
   plus this project's wheel and a few tiny plugin wheels written by hand
   (``plugin_wheels``) that put entry points in the groups those programs read.
 * ``compare(env, commands, ...)``: runs one shell script (the commands one
@@ -52,50 +53,27 @@ from e2e_plugins import plugin_wheels
 from venvs import Venv
 
 __all__ = [
+    "FLAKE8_DISTS",
+    "PYTEST_DISTS",
+    "PYTEST_PLUGINS",
     "REQUIREMENTS",
     "Outcome",
     "RealEnv",
     "compare",
     "create_real_env",
+    "exits",
     "normalize",
     "settle",
     "write_tree",
 ]
 
-#: What the shared venv installs from PyPI. Unpinned: pip picks the newest
-#: release that supports the venv's Python (Sphinx 8.1 on 3.10, 9.x later);
-#: a program that no longer supports one of our Pythons gets an environment
-#: marker here, and ``RealEnv.needs`` skips its tests there.
-#: ``setuptools>=70.1`` builds wheels without the ``wheel`` package (3.10 and
-#: 3.11 venvs come with an older setuptools).
-REQUIREMENTS = (
-    # pytest and twelve plugins (``pytest11`` entry points)
-    "pytest",
-    "pytest-xdist",
-    "pytest-cov",
-    "pytest-mock",
-    "pytest-timeout",
-    "pytest-randomly",
-    "pytest-benchmark",
-    "pytest-asyncio",
-    "pytest-rerunfailures",
-    "pytest-html",
-    "pytest-metadata",
-    "pytest-env",
-    "pytest-instafail",
-    # flake8 and four plugins (``flake8.extension``)
-    "flake8",
-    "flake8-bugbear",
-    "flake8-comprehensions",
-    "pep8-naming",
-    "flake8-docstrings",
-    # the others
-    "keyring",
-    "keyrings.alt",
-    "stevedore",
-    "setuptools>=70.1",
-    "fsspec",
-    "sphinx",
+#: What the shared venv installs from PyPI (also read by
+#: ``benchmarks/real_programs.py``).
+REQUIREMENTS_FILE = Path(__file__).with_name("requirements.txt")
+REQUIREMENTS = tuple(
+    line.strip()
+    for line in REQUIREMENTS_FILE.read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.lstrip().startswith("#")
 )
 
 
@@ -159,14 +137,14 @@ class RealEnv:
         """Skip the test unless these distributions are installed here.
 
         A program that drops a Python gets an environment marker in
-        ``REQUIREMENTS`` (``"sphinx; python_version >= '3.11'"``): its tests
-        are then skipped there, with this reason, instead of failing.
+        ``requirements.txt`` (``sphinx; python_version >= '3.11'``): its
+        tests are then skipped there, with this reason, instead of failing.
         """
         missing = [n for n in names if _canonical(n) not in self.installed]
         if missing:
             pytest.skip(
                 f"{', '.join(missing)} not installed on Python {sys.version.split()[0]} "
-                "(see the markers in e2e_env.REQUIREMENTS)"
+                "(see the markers in tests/e2e/requirements.txt)"
             )
 
     def environ(self, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
@@ -191,7 +169,7 @@ def create_real_env(root: Path, our_wheel: Path) -> RealEnv:
     venv = venvs.create_venv(root / "venv", our_wheel)
     wheels = plugin_wheels(root / "wheels")
     _pip(venv, "install", "--upgrade", "pip")
-    _pip(venv, "install", *REQUIREMENTS)
+    _pip(venv, "install", "-r", REQUIREMENTS_FILE)
     installed = [
         wheels[k] for k in ("pytest", "stevedore-a", "stevedore-b", "stevedore-broken", "misc")
     ]
