@@ -90,7 +90,7 @@ def test_stevedore(real_env: RealEnv) -> None:
     real_env.needs("stevedore")
     out = compare(
         real_env,
-        [f"python -c {_quote(STEVEDORE_SCRIPT)}"],
+        [f"python -c {shlex.quote(STEVEDORE_SCRIPT)}"],
         name="stevedore",
     )
     assert out.saved
@@ -131,7 +131,7 @@ def test_setuptools_vendored_path(real_env: RealEnv) -> None:
         "print(sorted(ep.name for ep in md.entry_points(group='distutils.commands'))[:8])"
     )
     real_env.needs("setuptools")
-    out = compare(real_env, [f"python -c {_quote(code)}"], name="setuptools-vendor")
+    out = compare(real_env, [f"python -c {shlex.quote(code)}"], name="setuptools-vendor")
     assert exits(out.off) == [0]
     assert "['setuptools', '_vendor']" in out.off
 
@@ -139,7 +139,7 @@ def test_setuptools_vendored_path(real_env: RealEnv) -> None:
 def test_fsspec(real_env: RealEnv) -> None:
     """``import fsspec`` registers the ``fsspec.specs`` entry points at import."""
     real_env.needs("fsspec")
-    out = compare(real_env, [f"python -c {_quote(FSSPEC_SCRIPT)}"], name="fsspec")
+    out = compare(real_env, [f"python -c {shlex.quote(FSSPEC_SCRIPT)}"], name="fsspec")
     assert out.saved
     assert exits(out.off) == [0]
     assert "'imce2e'" in out.off
@@ -165,7 +165,3 @@ def test_sphinx_builder_entry_point(real_env: RealEnv) -> None:
     assert out.saved
     assert exits(out.off) == [0]
     assert "build succeeded" in out.off
-
-
-def _quote(code: str) -> str:
-    return shlex.quote(code)
