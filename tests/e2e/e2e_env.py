@@ -328,6 +328,7 @@ def compare(
     settle_extra: Sequence[Path] = (),
     sort_lines: Sequence[str] = (),
     also: Sequence[Rule] = (),
+    cwd: Path | None = None,
 ) -> Outcome:
     """Run ``commands`` with the cache off and on (twice); fail unless all agree.
 
@@ -339,7 +340,8 @@ def compare(
     before the cache-off one, and does not wait for the settle window (used
     right after a change, so that a cache-on run meets it first);
     ``settle_extra``: trees to wait for besides site-packages. ``sort_lines``
-    and ``also``: see ``normalize``.
+    and ``also``: see ``normalize``. ``cwd``: a working directory of the
+    caller's, used as it is (``files`` is then ignored).
     """
     base = env.scratch / name
     if base.exists():
@@ -349,7 +351,7 @@ def compare(
     script = script_of(commands)
 
     def run(label: str, cache: bool) -> str:
-        workdir = write_tree(base / "work", files or {})
+        workdir = cwd if cwd is not None else write_tree(base / "work", files or {})
         xdg = base / f"xdg-{label}"
         overrides: dict[str, str | None] = {
             "IMPORTLIB_METADATA_CACHE": "1" if cache else "0",

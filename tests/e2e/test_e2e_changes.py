@@ -25,7 +25,7 @@ for group in ("imc.e2e.stevedore", "pytest11", "flake8.extension", "keyring.back
     eps = md.entry_points(group=group)
     print(group, [(ep.name, ep.value, ep.dist and ep.dist.name) for ep in eps])
 print("scripts", sorted(ep.name for ep in md.entry_points(group="console_scripts")))
-for name in ("imc_e2e_late", "imc-legacy", "imc-e2e-editable"):
+for name in ("imc_e2e_late", "imc-legacy", "imc-e2e-editable", "imc-cwd"):
     try:
         dist = md.distribution(name)
     except md.PackageNotFoundError as exc:
@@ -164,3 +164,48 @@ def test_editable_reinstalled(real_env: RealEnv) -> None:
     assert "imc-e2e-editable plugin" not in outputs[1]
     assert "IED100" not in outputs[1]
     assert "('editable2', 'imc_e2e_editable:Editable'" in outputs[1]
+
+
+#: A checkout with an ``*.egg-info`` left at its root (by ``setup.py egg_info``
+#: or an old ``pip install -e``): ``python -m`` puts the working directory on
+#: ``sys.path`` as an absolute entry, so the cache keeps a record of it.
+CHECKOUT = {
+    "imc_cwd/__init__.py": "",
+    "imc_cwd/plugin.py": "def pytest_report_header(config):\n    return ['imc-cwd plugin']\n",
+    "imc_cwd.egg-info/PKG-INFO": "Metadata-Version: 2.1\nName: imc-cwd\nVersion: 0.2\n",
+    "imc_cwd.egg-info/entry_points.txt": "[pytest11]\nimc_cwd = imc_cwd.plugin\n",
+    "pytest.ini": "[pytest]\naddopts = -p no:randomly\n",
+    "test_x.py": "def test_x():\n    pass\n",
+}
+
+
+def test_egg_info_in_the_working_directory(real_env: RealEnv) -> None:
+    """``python -m pytest`` in a checkout whose ``*.egg-info`` is rewritten in place."""
+    real_env.needs("pytest")
+    checkout = write_tree(real_env.scratch / "checkout", CHECKOUT)
+    store = real_env.scratch / "checkout-store"
+    entry_points = checkout / "imc_cwd.egg-info" / "entry_points.txt"
+    queries = ["python -m pytest --co", f"python -c {shlex.quote(QUERY_SCRIPT)}"]
+    outputs = []
+    for label, text in (
+        ("v1", None),
+        ("v2", "[imc.e2e.stevedore]\ncwd = imc_cwd:nothing\n"),
+        ("v3", "[imc.e2e.stevedore]\ncwd = imc_cwd:nothingx\n"),
+    ):
+        if text is not None:
+            with open(entry_points, "w", encoding="utf-8") as f:  # in place: same inode
+                f.write(text)
+        out = compare(
+            real_env,
+            queries,
+            name=f"checkout-{label}",
+            cwd=checkout,
+            store=store,
+            on_first=text is not None,
+            settle_extra=[checkout],
+        )
+        outputs.append(out.off)
+    assert "imc-cwd plugin" in outputs[0]
+    assert "imc-cwd plugin" not in outputs[1]
+    assert "('cwd', 'imc_cwd:nothing', 'imc-cwd')" in outputs[1]
+    assert "('cwd', 'imc_cwd:nothingx', 'imc-cwd')" in outputs[2]
