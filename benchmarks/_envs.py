@@ -322,13 +322,13 @@ def pip_uninstall_extra(env: Env, environ: dict[str, str] | None = None) -> None
     _run([str(env.python), "-m", "pip", "uninstall", "-q", "-y", EXTRA_NAME], env=environ)
 
 
-def newest_change_ns(env: Env) -> int:
+def newest_change_ns(site: Path) -> int:
     """The newest mtime/ctime among site-packages and its children (what the cache stamps)."""
     newest = 0
     try:
-        with os.scandir(env.site) as it:
+        with os.scandir(site) as it:
             entries = list(it)
-        st = os.stat(env.site)
+        st = os.stat(site)
         newest = max(st.st_mtime_ns, st.st_ctime_ns)
     except OSError:
         return newest
@@ -347,9 +347,12 @@ def newest_change_ns(env: Env) -> int:
     return newest
 
 
-def wait_until_settled(env: Env, extra_paths: tuple[Path, ...] = ()) -> float:
-    """Sleep out the cache's settle window after the last change; returns the wait."""
-    newest = newest_change_ns(env)
+def wait_until_settled(env: Env | Path, extra_paths: tuple[Path, ...] = ()) -> float:
+    """Sleep out the cache's settle window after the last change; returns the wait.
+
+    ``env``: a benchmark environment, or the site-packages directory of a venv.
+    """
+    newest = newest_change_ns(env.site if isinstance(env, Env) else env)
     for path in extra_paths:
         try:
             st = os.stat(path)

@@ -18,6 +18,7 @@ import os
 import site
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,6 +50,19 @@ import importlib.metadata as stdlib_metadata  # noqa: E402
 
 if BACKPORT == "after":
     importlib.import_module("importlib_metadata")
+
+#: The end-to-end suite (real programs from PyPI in real venvs, minutes long)
+#: runs only in its own tox envs (``IMC_E2E=1``) or when named on the command line.
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path != E2E_DIR or os.environ.get("IMC_E2E") == "1":
+        return None
+    named = (Path(arg.split("::")[0]).resolve() for arg in config.args)
+    if any(path == E2E_DIR or E2E_DIR in path.parents for path in named):
+        return None
+    return True
 
 
 def providers() -> list[Any]:

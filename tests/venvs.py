@@ -278,6 +278,7 @@ def fake_wheel(
     entry_points: str = "",
     *,
     summary: str = "A fake distribution for the integration tests.",
+    modules: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``{name}-{version}-py3-none-any.whl`` into ``directory`` by hand.
 
@@ -285,6 +286,8 @@ def fake_wheel(
     dist-info with METADATA, WHEEL, ``entry_points.txt`` (if any text is
     given), ``top_level.txt`` and a RECORD with sha256 hashes, so that pip
     installs and uninstalls it offline. ``name`` must be a valid identifier.
+    ``modules`` adds (or replaces) files of the package: a path relative to
+    the wheel's root (``f"{name}/plugin.py"``) and its text.
     """
     assert name.isidentifier(), name
     directory.mkdir(parents=True, exist_ok=True)
@@ -300,6 +303,8 @@ def fake_wheel(
         ),
         f"{dist_info}/top_level.txt": f"{name}\n".encode(),
     }
+    for path, text in (modules or {}).items():
+        files[path] = text.encode()
     if entry_points:
         files[f"{dist_info}/entry_points.txt"] = entry_points.encode()
     record = io.StringIO()
