@@ -13,11 +13,13 @@ Top-level names inferred from ``RECORD`` go through a ``set`` natively, so the
 order of the answer's keys follows this process's string hashing. The table
 keeps the names deduplicated in the order the native code inserts them, and a
 query builds the ``set`` again, in this process: the same insertions give the
-same set, hence the same order. On 3.12+, whether a name is there depends on
-which listed files exist (anywhere, ``../../bin`` included): the table keeps,
-per name, one existing file (the name stays while it exists) or the listed
-files that were missing (it stays out while they are), re-stated at every
-query unless the entry's or the distribution's own stamp already covers them.
+same set, hence the same order. On 3.12+, whether a name is there, and when it
+is inserted, depends on which listed files exist (anywhere, ``../../bin``
+too): the table keeps, as *witnesses*, every listed file up to the first one
+of each name that exists, re-stated at every query unless the entry's or the
+distribution's own stamp already covers it. Every metadata file a row was read
+from (``METADATA``, ``top_level.txt``, ``RECORD``, ...) is re-stated too, so a
+file rewritten in place is seen at once.
 
 Served under the conditions of ``entry_points()`` (``_query``): the standard
 library's resolver only, every entry a directory whose table could be built
@@ -55,17 +57,16 @@ CACHES.append(_tables)
 #: At most this many files re-stated per distribution; more: the native path.
 MAX_WITNESSES = 64
 
-#: Files a legacy ``*.egg-info`` directory may have rewritten in place.
-EGG_FILES = (
-    "PKG-INFO",
-    "METADATA",
-    "top_level.txt",
-    "installed-files.txt",
-    "SOURCES.txt",
-    "RECORD",
-)
 
-Row = tuple[str, Stamp, str, bool, tuple[Any, ...], tuple[tuple[str, bool], ...]]
+Row = tuple[
+    str,  # child
+    Stamp,  # its stamp
+    str,  # Name
+    bool,  # declared (top_level.txt)?
+    tuple[Any, ...],  # top-level names
+    tuple[tuple[str, Stamp | None], ...],  # files read, with their stamps
+    tuple[tuple[str, bool], ...],  # witnesses: listed files, and whether they exist
+]
 
 
 class Table:
@@ -77,7 +78,6 @@ class Table:
         stamp_, watch, rows = marshal.loads(data)
         self.stamp: Stamp = stamp_
         self.watch: tuple[tuple[str, Stamp | None], ...] = watch
-        # (child, its stamp, Name, declared?, top-level names, witnesses)
         self.rows: tuple[Row, ...] = rows
 
     def fresh(self) -> bool:
@@ -136,7 +136,16 @@ def _importable(names: Any) -> list[Any]:
 
 
 def _inferred(module: Any, dist: Any, root: str, where: str) -> Any:
-    """``(names, witnesses)`` for ``dist``'s inferred top-level names, or ``None``."""
+    """``(names, witnesses)`` for ``dist``'s inferred top-level names, or ``None``.
+
+    ``names``: deduplicated in the order the native code inserts them into its
+    ``set``. ``witnesses`` (3.12+, where only listed files that exist count):
+    ``(path, exists)`` of every listed file up to and including the first one
+    of each name that exists, which decide both which names are there and the
+    order they are inserted in; unless the file sits directly in the entry or
+    in the distribution's directory (whose stamps are checked anyway) and is
+    not a symlink (whose target may come and go behind those stamps).
+    """
     infer = _inference(module)
     files = dist.files  # natively: raises for a RECORD that does not parse
     native = list(module._top_level_inferred(dist))
@@ -145,51 +154,53 @@ def _inferred(module: Any, dist: Any, root: str, where: str) -> Any:
         keep, name = infer(f)
         if keep:
             names.setdefault(name, None)
-    if _importable(names) != native:
+    if _importable(tuple(names)) != native:
         return None  # not the native logic: never guess
     witnesses: list[tuple[str, bool]] = []
     if _FILTERS:
-        reader = getattr(dist, "_read_files_distinfo", None)
-        if reader is None:
+        if getattr(dist, "_read_files_distinfo", None) is None:
             return None
-        lines = (
-            dist._read_files_distinfo()
-            or dist._read_files_egginfo_installed()
-            or dist._read_files_egginfo_sources()
-        )
+        lines = dist._read_files_distinfo()
+        if not lines:
+            if dist._read_files_egginfo_installed() is not None:
+                # resolve()d through any symlink on the way: the native path.
+                return None
+            lines = dist._read_files_egginfo_sources()
         import csv
 
-        present: dict[Any, str] = {}
-        absent: dict[Any, list[str]] = {}
-        parent = os.path.dirname(where)
+        present: dict[Any, None] = {}
+        covered = (os.path.normpath(root), os.path.normpath(where))
         for row in csv.reader(lines or ()):
             f = module.PackagePath(row[0])
-            keep, name = infer(f)
-            path = str(dist.locate_file(f))
+            _keep, name = infer(f)
             if name in present:
-                continue
-            if _exists(path):
-                present[name] = path
-                absent.pop(name, None)
-            else:
-                absent.setdefault(name, []).append(path)
+                continue  # later files of a name already there change nothing
+            path = str(dist.locate_file(f))
+            exists = _exists(path)
+            if exists:
+                present[name] = None
+            if os.path.dirname(path) not in covered or os.path.islink(path):
+                witnesses.append((path, exists))
         if list(present) != list(names):
             return None
-        covered = (os.path.normpath(root), os.path.normpath(where), os.path.normpath(parent))
-        for path in present.values():
-            if os.path.dirname(path) not in covered:
-                witnesses.append((path, True))
-        for paths in absent.values():
-            witnesses.extend((p, False) for p in paths if os.path.dirname(p) not in covered)
         if len(witnesses) > MAX_WITNESSES:
             return None
     return tuple(names), tuple(witnesses)
 
 
+def _watched(dist: Any, where: str, chain: tuple[str, ...]) -> list[str]:
+    """The files of ``chain`` the native code reads, in turn, until one answers."""
+    read = []
+    for file in chain:
+        read.append(os.path.join(where, file))
+        if dist.read_text(file):
+            break
+    return read
+
+
 def _build(module: Any, record: Any, lookup: Any, root: str) -> bytes | None:
     observed_at = now()
     rows: list[Row] = []
-    watch: list[tuple[str, Stamp | None]] = []
     for path in lookup.search(module.Prepared(None)):
         where = str(path)
         child = os.path.basename(where)
@@ -206,6 +217,12 @@ def _build(module: Any, record: Any, lookup: Any, root: str) -> bytes | None:
             return None
         declared = (dist.read_text("top_level.txt") or "").split()
         witnesses: tuple[tuple[str, bool], ...] = ()
+        watched: list[str] = []
+        if _statmod.S_ISDIR(dist_st.st_mode):
+            # Each file read is re-stated: one rewritten in place (legacy tools
+            # do it to *.egg-info) changes its own stamp, not its directory's.
+            watched += _watched(dist, where, ("METADATA", "PKG-INFO"))
+            watched.append(os.path.join(where, "top_level.txt"))
         if declared or _inference(module) is None:
             names: tuple[Any, ...] = tuple(declared)
         else:
@@ -213,19 +230,17 @@ def _build(module: Any, record: Any, lookup: Any, root: str) -> bytes | None:
             if found is None:
                 return None
             names, witnesses = found
-        if not child.lower().endswith(".dist-info") or os.path.islink(where):
-            # Legacy tools rewrite *.egg-info files in place, and a symlinked
-            # *.dist-info may be re-pointed: each file is re-stated.
-            watch.append((where, dist_stamp))
             if _statmod.S_ISDIR(dist_st.st_mode):
-                for file in EGG_FILES:
-                    file_path = os.path.join(where, file)
-                    file_stamp = _stamp_or_none(file_path)
-                    if file_stamp is not None and not settled(file_stamp, observed_at):
-                        return None
-                    watch.append((file_path, file_stamp))
-        rows.append((child, dist_stamp, name, bool(declared), names, witnesses))
-    return marshal.dumps((record.stamp, tuple(watch), tuple(rows)))
+                chain = ("RECORD", "installed-files.txt", "SOURCES.txt")
+                watched += _watched(dist, where, chain)
+        files = []
+        for file in watched:
+            file_stamp = _stamp_or_none(file)
+            if file_stamp is not None and not settled(file_stamp, observed_at):
+                return None
+            files.append((file, file_stamp))
+        rows.append((child, dist_stamp, name, bool(declared), names, tuple(files), witnesses))
+    return marshal.dumps((record.stamp, (), tuple(rows)))
 
 
 def _table(module: Any, root: object) -> Any:
@@ -272,13 +287,16 @@ def _packages(module: Any, _arg: Any) -> Any:
         if table is None:
             continue
         base = root if root.endswith(("/", os.sep)) else root + os.sep
-        for child, dist_stamp, name, declared, names, witnesses in table.rows:
+        for child, dist_stamp, name, declared, names, files, witnesses in table.rows:
             try:  # what ``_query._check`` does, inlined: this loop is the whole cost
                 st = stat(base + child)
             except OSError:
                 raise Stale(module, root) from None
             if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != dist_stamp:
                 raise Stale(module, root)
+            for path, expected_stamp in files:
+                if _stamp_or_none(path) != expected_stamp:
+                    raise Stale(module, root)
             for path, expected in witnesses:
                 if _exists(path) is not expected:
                     raise Stale(module, root)
