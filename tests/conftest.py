@@ -142,3 +142,12 @@ def syspath(tmp_path: Any) -> Iterator[list[str]]:
     finally:
         sys.path[:] = saved
         _record.clear()
+
+
+def tables_serve(module: Any) -> bool:
+    """Whether the fast paths (indexes and tables) serve ``module`` in this
+    process: the standard library's, when its path finder is the one resolver
+    (not with the backport imported, whose finder replaces it)."""
+    from importlib_metadata_cache import _query
+
+    return module.__name__ == "importlib.metadata" and _query._stdlib_resolver_only(module)
