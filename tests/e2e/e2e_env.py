@@ -244,6 +244,9 @@ def write_tree(root: Path, files: Mapping[str, str]) -> Path:
 NORMALIZE: tuple[tuple[re.Pattern[str], str], ...] = (
     # durations: pytest's "in 0.12s", "(0.01s)", flake8/pip/sphinx timings
     (re.compile(r"\b\d+\.\d+s\b"), "<T>s"),
+    # pytest centres its summary line between "=" runs: a longer duration
+    # ("in 28.73s") takes one "=" off
+    (re.compile(r"^=+ (.*) =+$", re.MULTILINE), r"== \1 =="),
     (re.compile(r"\b\d+(\.\d+)? (seconds|secs|sec|ms)\b"), r"<T> \2"),
     # pip's temporary directories, e.g. /tmp/pip-ephem-wheel-cache-1x2y3z4w
     (re.compile(r"pip-[a-z-]+-[a-z0-9_]{6,}"), "pip-<tmp>"),

@@ -43,20 +43,21 @@ PROJECT = {
     "sample.py": "x = 1\n",
 }
 
+#: The programs run after a pip command (pluggy's loop, keyring's
+#: ``entry_points(group=...)``, through the backport on 3.10 and 3.11, and
+#: every API), and after an edit of a project's entry points (flake8's loop
+#: instead of keyring: those projects have flake8 plugins).
 QUERIES = [
     "pytest --co",
-    "flake8 sample.py",
     "keyring --list-backends",
     f"python -c {shlex.quote(QUERY_SCRIPT)}",
 ]
-
-#: The legacy project has no keyring backend.
-LEGACY_QUERIES = [q for q in QUERIES if not q.startswith("keyring")]
+LEGACY_QUERIES = ["pytest --co", "flake8 sample.py", f"python -c {shlex.quote(QUERY_SCRIPT)}"]
 
 
 def test_programs_right_after_pip(real_env: RealEnv, late_wheels: dict[str, Path]) -> None:
     """Install, upgrade and uninstall a plugin between program runs."""
-    real_env.needs("pytest", "flake8", "keyring")
+    real_env.needs("pytest", "keyring")
     install = "pip install -q --no-index --no-deps"
     # (before the install is what the uninstall leaves: the second cache-on
     # run starts there, with the records the first one saved)
@@ -76,7 +77,6 @@ def test_programs_right_after_pip(real_env: RealEnv, late_wheels: dict[str, Path
             assert "imc-e2e-late " not in block
         else:
             assert f"imc-e2e-late {version} is installed" in block  # pytest header
-            assert f"IML100 imc-e2e-late {version} was here" in block
             assert f"imc_e2e_late.backend.Keyring (priority: {version[0]}.5)" in block
     assert set(exits(out.off)) <= {0, 1}
 
@@ -187,11 +187,7 @@ def test_egg_info_in_the_working_directory(real_env: RealEnv) -> None:
     entry_points = checkout / "imc_cwd.egg-info" / "entry_points.txt"
     queries = ["python -m pytest --co", f"python -c {shlex.quote(QUERY_SCRIPT)}"]
     outputs = []
-    for label, text in (
-        ("v1", None),
-        ("v2", "[imc.e2e.stevedore]\ncwd = imc_cwd:nothing\n"),
-        ("v3", "[imc.e2e.stevedore]\ncwd = imc_cwd:nothingx\n"),
-    ):
+    for label, text in (("v1", None), ("v2", "[imc.e2e.stevedore]\ncwd = imc_cwd:nothing\n")):
         if text is not None:
             with open(entry_points, "w", encoding="utf-8") as f:  # in place: same inode
                 f.write(text)
@@ -208,4 +204,3 @@ def test_egg_info_in_the_working_directory(real_env: RealEnv) -> None:
     assert "imc-cwd plugin" in outputs[0]
     assert "imc-cwd plugin" not in outputs[1]
     assert "('cwd', 'imc_cwd:nothing', 'imc-cwd')" in outputs[1]
-    assert "('cwd', 'imc_cwd:nothingx', 'imc-cwd')" in outputs[2]

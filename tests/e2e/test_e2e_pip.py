@@ -1,41 +1,29 @@
 """pip reading and changing the venv it runs in: cache off and on agree.
 
 pip reads every installed distribution's METADATA through
-``importlib.metadata`` on Python 3.11+ (through its vendored
-``pkg_resources`` on 3.10, unless ``_PIP_USE_IMPORTLIB_METADATA=1``: both
-are run there). Each process of an install sequence must see what the one
-before it did, at once.
+``importlib.metadata`` on Python 3.11+; on 3.10 it uses its vendored
+``pkg_resources`` unless ``_PIP_USE_IMPORTLIB_METADATA=1``, which every run
+here sets (the default backend there never asks the cache anything). Each
+process of an install sequence must see what the one before it did, at once.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
-
-import pytest
 
 from e2e_env import RealEnv, compare, exits
 
-#: pip's metadata backends that run on this Python.
-BACKENDS = ["default"] + (["importlib"] if sys.version_info < (3, 11) else [])
+#: pip's importlib.metadata backend (the default on 3.11+, chosen on 3.10).
+IMPORTLIB_BACKEND = {"_PIP_USE_IMPORTLIB_METADATA": "1"}
 
 
-def _env(backend: str) -> dict[str, str | None]:
-    return {"_PIP_USE_IMPORTLIB_METADATA": "1"} if backend == "importlib" else {}
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def test_read_only(real_env: RealEnv, backend: str) -> None:
+def test_read_only(real_env: RealEnv) -> None:
     out = compare(
         real_env,
         ["pip list", "pip freeze", "pip show --files imc_e2e_sd_a pytest keyring", "pip check"],
-        name=f"pip-{backend}-read",
-        extra_env=_env(backend),
+        name="pip-read",
+        extra_env=IMPORTLIB_BACKEND,
     )
     assert exits(out.off) == [0, 0, 0, 0]
     assert "No broken requirements found." in out.off
@@ -45,8 +33,7 @@ def test_read_only(real_env: RealEnv, backend: str) -> None:
 def test_install_then_uninstall(real_env: RealEnv, late_wheels: dict[str, Path]) -> None:
     """``pip install X && pip list``, upgrade, ``pip uninstall -y X && pip list``: one script.
 
-    With pip's ``importlib.metadata`` backend (on 3.10 too, where it is not
-    the default): each pip process must see what the one before it did.
+    Each pip process must see what the one before it did.
     """
     wheel1, wheel2 = late_wheels["1.0"], late_wheels["2.0"]
     install = "pip install --no-index --no-deps"
@@ -60,7 +47,7 @@ def test_install_then_uninstall(real_env: RealEnv, late_wheels: dict[str, Path])
             "pip check",
         ],
         name="pip-sequence",
-        extra_env=_env("importlib"),
+        extra_env=IMPORTLIB_BACKEND,
     )
     assert exits(out.off) == [0, 0, 0, 0, 0]
     for done in ("installed", "installed", "uninstalled"):
