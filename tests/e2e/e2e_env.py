@@ -260,8 +260,6 @@ NORMALIZE: tuple[tuple[re.Pattern[str], str], ...] = (
     # addresses in reprs ("<function f at 0x7f...>") and process ids
     (re.compile(r" at 0x[0-9a-f]+"), " at 0x<addr>"),
     (re.compile(r"\bpid[ =:]+\d+"), "pid <n>"),
-    # pytest centres its summary line in '=': the padding follows the duration
-    (re.compile(r"^=+ (.*<T>s) =+$", re.MULTILINE), r"== \1 =="),
 )
 
 
