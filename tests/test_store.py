@@ -845,25 +845,34 @@ def _start_of_a_second() -> None:
     ],
 )
 def test_never_stale_across_processes(tmp_path: Path, store: Path, mutation: str) -> None:
-    """A change made right after a record was saved is seen by the next process."""
-    site = make_site(tmp_path / "site")
+    """A change made right after a record was saved is seen by the next process.
+
+    The ``egg-info`` cases are about a file changed in the very second its record
+    was saved: on a loaded machine a process may take longer than that, so the
+    scenario is tried up to three times (each try checks the answers)."""
     same_second = mutation.startswith("egg-info")
-    if same_second:
-        _start_of_a_second()
-    before, _ = query(site, store)  # saves the record at exit
-    rec = record_file(store, site)
-    assert rec.is_file()
-    changed = MUTATIONS[mutation](Path(site))
-    after, proc = query(site, store, debug=True)
-    expected = uncached(site, store)
-    if same_second:
+    for attempt in range(3):
+        site = make_site(tmp_path / f"site{attempt}")
+        if same_second:
+            _start_of_a_second()
+        before, _ = query(site, store)  # saves the record at exit
+        rec = record_file(store, site)
+        assert rec.is_file()
+        changed = MUTATIONS[mutation](Path(site))
+        after, proc = query(site, store, debug=True)
+        expected = uncached(site, store)
+        assert loaded_trace(site) in proc.stderr  # the old record was there to be misused
+        assert after["answers"] == expected
+        assert expected != before["answers"]  # the change shows at all
+        if not same_second:
+            break
         saved_s = rec.stat().st_mtime_ns // 10**9
         changed_s = changed.stat().st_ctime_ns // 10**9
         print(f"record saved in second {saved_s}, file changed in second {changed_s}")
-        assert saved_s == changed_s
-    assert loaded_trace(site) in proc.stderr  # the old record was there to be misused
-    assert after["answers"] == expected
-    assert expected != before["answers"]  # the change shows at all
+        if saved_s == changed_s:
+            break
+    else:
+        pytest.skip("the record was never saved in the second the file changed (3 tries)")
     settle()
     again, _ = query(site, store)  # once settled, the new state is saved and served
     assert again["answers"] == expected
