@@ -72,16 +72,13 @@ Row = tuple[
 class Table:
     """``packages_distributions()``'s view of one directory entry."""
 
-    __slots__ = ("rows", "stamp", "watch")
+    __slots__ = ("rows", "stamp")
 
     def __init__(self, data: bytes) -> None:
-        stamp_, watch, rows = marshal.loads(data)
-        self.stamp: Stamp = stamp_
-        self.watch: tuple[tuple[str, Stamp | None], ...] = watch
+        stamp_, rows = marshal.loads(data)
+        self.stamp: Stamp = stamp_  # the entry's: the listing the rows come from
+        # Each row re-states its own files at every query (see ``_packages``).
         self.rows: tuple[Row, ...] = rows
-
-    def fresh(self) -> bool:
-        return all(_stamp_or_none(path) == expected for path, expected in self.watch)
 
 
 def clear() -> None:
@@ -240,7 +237,7 @@ def _build(module: Any, record: Any, lookup: Any, root: str) -> bytes | None:
                 return None
             files.append((file, file_stamp))
         rows.append((child, dist_stamp, name, bool(declared), names, tuple(files), witnesses))
-    return marshal.dumps((record.stamp, (), tuple(rows)))
+    return marshal.dumps((record.stamp, tuple(rows)))
 
 
 def _table(module: Any, root: object) -> Any:
@@ -261,7 +258,7 @@ def _table(module: Any, root: object) -> Any:
                 table = Table(data)
                 if table.stamp != current:
                     table = None
-    if table is not None and table.fresh():
+    if table is not None:
         _tables[(name, key)] = table
         return table
     lookup = _record.lookup_for(root, name, module.Lookup)

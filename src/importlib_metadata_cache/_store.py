@@ -45,7 +45,7 @@ from . import _env, _log
 __all__ = ["FORMAT", "Saved", "cache_dir", "entries", "load", "remove", "save", "site_dir"]
 
 APP = "importlib-metadata-cache"
-FORMAT = 5
+FORMAT = 6
 MAGIC = b"IMC-RECORD\x00" + bytes([FORMAT])
 TAG = f"{sys.implementation.cache_tag}-{sys.hexversion:x}"
 SUFFIX = f".{TAG}.rec"
