@@ -1844,3 +1844,50 @@ def test_a_relocated_or_replaced_environment_is_never_served_old_data(
     copied, _ = query(copy, store)
     assert copied["answers"] == uncached(copy, store)
     assert record_file(store, copy).is_file()
+
+
+def test_a_large_memo_is_read_one_bucket_at_a_time(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memo of a directory of many distributions (parsed entry points, parsed
+    METADATA headers) is saved in more buckets, each read alone: a query that
+    needs one key reads one small part of the file, and a process that adds a
+    key saves the buckets it never read as they were."""
+    key = str(tmp_path / "site")
+    record = _record.Record(key)
+    record.stamp = (1, 2, 3, 4)
+    record.children = tuple(f"pkg{i:04d}-1.0.dist-info" for i in range(2000))
+    record.trusted = True
+    texts = [f"Metadata-Version: 2.1\nName: pkg{i:04d}\nVersion: 1.{i}\n\n" for i in range(1000)]
+    for text in texts:
+        record.memo("messages", text)[text] = (("Name", text[28:35]),)
+    count, _toc = record.layouts["messages"]
+    assert count == _record.memo_buckets(2000) >= 512
+    assert _store.save(key, record.payload())
+
+    saved = _store.load(key)
+    assert saved is not None
+    assert "messages:0" not in saved and "messages:toc" in saved  # one section, not 512
+    reads: list[int] = []
+    part = _store.Saved.part
+
+    def counted(self: Any, name: str, offset: int, length: int) -> bytes:
+        reads.append(length)
+        return part(self, name, offset, length)
+
+    monkeypatch.setattr(_store.Saved, "part", counted)
+    again = _record.Record(key)
+    again.restore(saved)
+    assert again.memo("messages", texts[7])[texts[7]] == (("Name", "pkg0007"),)
+    total = len(saved.get("messages:data") or b"")
+    assert len(reads) == 1 and reads[0] * 100 < total, (reads, total)
+
+    late = "Metadata-Version: 2.1\nName: late\nVersion: 9\n\n"
+    again.memo("messages", late)[late] = (("Name", "late"),)
+    assert _store.save(key, again.payload())
+    third = _record.Record(key)
+    loaded = _store.load(key)
+    assert loaded is not None
+    third.restore(loaded)
+    for text in (*texts[::97], late):
+        assert text in third.memo("messages", text), text

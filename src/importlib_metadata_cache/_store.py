@@ -45,7 +45,7 @@ from . import _env, _log
 __all__ = ["FORMAT", "Saved", "cache_dir", "entries", "load", "remove", "save", "site_dir"]
 
 APP = "importlib-metadata-cache"
-FORMAT = 6
+FORMAT = 7
 MAGIC = b"IMC-RECORD\x00" + bytes([FORMAT])
 TAG = f"{sys.implementation.cache_tag}-{sys.hexversion:x}"
 SUFFIX = f".{TAG}.rec"
@@ -286,6 +286,20 @@ class Saved:
         if self._all is not None:
             return self._all[name]
         return self._read(start, end - start)
+
+    def part(self, name: str, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset`` inside section ``name`` (one bucket of
+        a large memo section, read without the rest); raises as ``get`` does,
+        and ``ValueError`` for a part outside the section."""
+        where = self._toc.get(name)
+        if where is None or offset < 0 or length < 0 or offset + length > where[1]:
+            raise ValueError(f"no part {offset}+{length} in section {name!r}")
+        if self._all is not None:
+            return self._all[name][offset : offset + length]
+        start = self._start + where[0] + offset
+        if start + length <= len(self._prefix):
+            return self._prefix[start : start + length]
+        return self._read(start, length)
 
     def _read(self, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset`` of the file, if it is still the one opened."""
