@@ -144,6 +144,15 @@ def syspath(tmp_path: Any) -> Iterator[list[str]]:
         _record.clear()
 
 
+def indexes_serve(module: Any) -> bool:
+    """Whether ``entry_points()`` and ``from_name()`` of ``module`` are answered
+    from the indexes in this process: its own path finder is the one resolver
+    and its ``entry_points()`` is one the indexes reproduce."""
+    from importlib_metadata_cache import _query
+
+    return _query.served(module) and module.__name__ in _query._kinds
+
+
 def tables_serve(module: Any) -> bool:
     """Whether the fast paths (indexes and tables) serve ``module`` in this
     process: the standard library's, when its path finder is the one resolver

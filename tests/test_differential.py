@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import tables_serve
+from conftest import indexes_serve, tables_serve
 from importlib_metadata_cache import _record
 from sites import build, build_zip, dist_info, metadata
 
@@ -336,7 +336,7 @@ def test_an_egg_info_file_keeps_its_index(site: Path, provider: Any, differentia
     differential(provider)
     provider.entry_points(group="imc.plugins")
     index = _query._indexes.get((provider.__name__, str(site)))
-    if provider.__name__ == "importlib.metadata" and _query._stdlib_resolver_only(provider):
+    if indexes_serve(provider):
         assert index is not None and index.fresh()
         provider.entry_points(group="imc.plugins")
         assert _query._indexes[(provider.__name__, str(site))] is index
@@ -475,3 +475,51 @@ def test_a_search_by_name_is_served_from_the_listing(site: Path, differential: A
     with pytest.raises(md.PackageNotFoundError):
         md.version("not-installed-imc")
     differential(md)
+
+
+EPS_LATER = "[imc.plugins]\nbeta = later.beta:Plugin\n"
+
+
+def test_distributions_without_metadata_go_last(
+    site: Path, tmp_path: Path, syspath: list[str], provider: Any, differential: Any
+) -> None:
+    """The backport 10 puts distributions without metadata after the others
+    (``_prefer_valid``) before it drops shadowed names, in ``entry_points()``
+    and ``from_name()``: a shadowing distribution that loses its ``METADATA``
+    in place (outside the answer: it has no entry points) lets the shadowed one
+    win. Across entries and within one."""
+    from importlib_metadata_cache import _query
+
+    later = tmp_path / "later"
+    later.mkdir()
+    syspath.insert(1, str(later))
+    build(site, dist_info("twin", "1.0"))
+    build(later, dist_info("twin", "2.0", entry_points=EPS_LATER))
+    build(site, dist_info("solo", "1.0", entry_points=EPS))
+    settle()
+    check_now_and_settled(differential, provider)
+    assert [ep.name for ep in provider.entry_points(group="imc.plugins")] == ["alpha"]
+    if indexes_serve(provider):
+        assert (provider.__name__, str(site)) in _query._indexes
+        assert (provider.__name__, str(later)) in _query._indexes
+    (site / "twin-1.0.dist-info" / "METADATA").unlink()  # the shadowing twin
+    check_now_and_settled(differential, provider)
+    (site / "twin-1.0.dist-info" / "METADATA").write_text(metadata("twin", "1.0"))
+    check_now_and_settled(differential, provider)
+
+    # Two of one name in one entry: the first one listed (no entry points)
+    # loses its metadata.
+    shutil.rmtree(site / "twin-1.0.dist-info")
+    build(later, dist_info("Twin", "3.0"))
+    (later / "twin-2.0.dist-info" / "entry_points.txt").unlink()
+    listed = [d.version for d in provider.distributions() if d.name.lower() == "twin"]
+    assert sorted(listed) == ["2.0", "3.0"]
+    first, second = ("twin-2.0", "Twin-3.0") if listed[0] == "2.0" else ("Twin-3.0", "twin-2.0")
+    build(later, {f"{second}.dist-info/entry_points.txt": EPS_LATER, "bump": ""})
+    (later / "bump").unlink()  # the entry changes: its index is built again
+    settle()
+    check_now_and_settled(differential, provider)
+    (later / f"{first}.dist-info" / "METADATA").unlink()
+    check_now_and_settled(differential, provider)
+    with pytest.raises(provider.PackageNotFoundError):
+        provider.distribution("not-installed-imc")

@@ -69,18 +69,30 @@ def patch_provider(module: Any) -> None:
     deprecated_non_abstract = getattr(module, "DeprecatedNonAbstract", None)
     if deprecated_non_abstract is not None and deprecated_non_abstract in dist.__mro__:
         _replace(dist, "__new__", _members.fast_new(module))
+    kind = _query.entry_points_kind(module.entry_points)
+    if kind is not None:
+        _replace(
+            module, "entry_points", _query.entry_points_function(module, module.entry_points, kind)
+        )
     if name == "importlib.metadata":
-        _replace(module, "entry_points", _query.entry_points_function(module, module.entry_points))
         _replace(
             module,
             "packages_distributions",
             _packages_function(module, module.packages_distributions),
         )
+    native_from_name = vars(base).get("from_name")
+    if isinstance(native_from_name, classmethod):
         if not hasattr(base, "_prefer_valid"):
-            # 3.14+ (as the backport) prefer a distribution with metadata over
-            # the first one found by name: that takes reading them; native.
-            native_from_name = vars(base)["from_name"]
             _replace(base, "from_name", _query.from_name_method(module, native_from_name))
+        elif name != "importlib.metadata" and callable(getattr(module, "_safe_has_metadata", None)):
+            # The backport 10 prefers a distribution with metadata over the
+            # first one found by name, and says which has it with this (a stat).
+            # CPython 3.15 asks for its parsed metadata instead: native there.
+            _replace(
+                base,
+                "from_name",
+                _query.from_name_method(module, native_from_name, "_safe_has_metadata"),
+            )
     _wrap_invalidate(finder)
     _wrap_invalidate(_path_finder())
     patched[name] = module

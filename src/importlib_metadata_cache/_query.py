@@ -14,11 +14,21 @@ builds fresh ``EntryPoint`` objects, with ``ep.dist`` a fresh distribution, for
 the selected ones only; the provider's own ``EntryPoints``/``SelectableGroups``
 and ``select()`` finish the job, so types, order and warnings are native.
 
-It serves only the plain case: the standard library's path finder is the one
-resolver on ``sys.meta_path`` (no backport finder, no third-party finder), and
-every entry is a directory whose index could be built and trusted. Anything
-else (a zip, a distribution whose name needs its ``METADATA``, a file that does
-not parse, something changed within the settle window) takes the native path.
+It serves only the plain case: the provider's own path finder is the one
+resolver on ``sys.meta_path`` (the standard library's ``PathFinder``, or the
+backport's ``MetadataPathFinder`` for the backport; no third-party finder),
+its ``entry_points()`` is one whose body the indexes reproduce
+(``_ENTRY_POINTS_BODIES``), and every entry is a directory whose index could be
+built and trusted. Anything else (a zip, a distribution whose name needs its
+``METADATA``, a file that does not parse, something changed within the settle
+window) takes the native path.
+
+The backport 10 puts distributions without metadata last (``_prefer_valid``)
+before it drops shadowed names. Its indexes count them: any, and the native
+code answers; none, and the order is the plain one as long as none loses its
+metadata, which changes its directory's stamp: a distribution in the answer is
+re-stated anyway, the first of a name that shadows another is re-stated when
+it does (in another entry: at the query; in the same: in the index's watch).
 
 Freshness: an index is tied to its entry's record (its stamp and listing);
 ``*.egg-info`` distributions, which legacy tools rewrite in place, are re-stated
@@ -55,17 +65,20 @@ class Index:
     budget is measured against).
     """
 
-    __slots__ = ("_parts", "_source", "count", "prefix", "stamp", "watch")
+    __slots__ = ("_parts", "_source", "count", "invalid", "prefix", "stamp", "watch")
 
     def __init__(self, prefix: str, source: Any) -> None:
         """``source.get(name)`` gives the bytes of a section (a ``Saved`` or a dict)."""
         self.prefix = prefix
         self._source = source
         self._parts: dict[str, Any] = {}
-        stamp_, watch, count = marshal.loads(source.get(prefix + "meta"))
+        stamp_, watch, count, invalid = marshal.loads(source.get(prefix + "meta"))
         self.stamp: Stamp = stamp_
         self.watch: tuple[tuple[str, Stamp | None], ...] = watch
         self.count: int = count
+        # Distributions without metadata (``_prefer_valid`` puts them last); -1:
+        # not counted, the provider does not ask.
+        self.invalid: int = invalid
 
     @staticmethod
     def build(
@@ -73,6 +86,7 @@ class Index:
         stamp_: Stamp,
         dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...], Stamp]],
         watch: list[tuple[str, Stamp | None]],
+        invalid: int = -1,
     ) -> dict[str, bytes]:
         """The sections of an index, from ``(child, normalised name, first of its
         name here?, triples, stamp)`` of each distribution in native order.
@@ -81,15 +95,19 @@ class Index:
         checked when that distribution is part of an answer (see ``Stale``).
         """
         groups: dict[str, list[tuple[str, str, str, str, Stamp]]] = {}
+        firsts: dict[str, tuple[str, Stamp]] = {}
         for child, name, first, eps, dist_stamp in dists:
             if first:
+                firsts[name] = (child, dist_stamp)
                 for ep_name, value, group in eps:
                     groups.setdefault(group, []).append((child, name, ep_name, value, dist_stamp))
         sections = {
-            prefix + "meta": marshal.dumps((stamp_, tuple(watch), len(dists))),
+            prefix + "meta": marshal.dumps((stamp_, tuple(watch), len(dists), invalid)),
             prefix + "all": marshal.dumps(tuple(dists)),
-            prefix + "names": marshal.dumps(frozenset(name for _c, name, _f, _e, _s in dists)),
+            prefix + "names": marshal.dumps(frozenset(firsts)),
         }
+        if invalid >= 0:
+            sections[prefix + "firsts"] = marshal.dumps(firsts)
         for group, found in groups.items():
             sections[f"{prefix}g:{group}"] = marshal.dumps(tuple(found))
         return sections
@@ -111,6 +129,10 @@ class Index:
 
     def names(self) -> frozenset[str]:
         return self._part("names")  # type: ignore[no-any-return]
+
+    def first(self, name: str) -> tuple[str, Stamp]:
+        """``(child, stamp)`` of the first distribution of ``name`` here (counted indexes)."""
+        return self._part("firsts")[name]  # type: ignore[no-any-return]
 
     def fresh(self) -> bool:
         for path, expected in self.watch:
@@ -141,6 +163,13 @@ def _build(module: Any, record: Any, lookup: Any, prefix: str) -> dict[str, byte
     dists: list[tuple[str, str, bool, tuple[tuple[str, str, str], ...], Stamp]] = []
     watch: list[tuple[str, Stamp | None]] = []
     seen: set[str] = set()
+    has_metadata = None
+    invalid = -1
+    if _kinds.get(module.__name__):
+        has_metadata = getattr(module, "_safe_has_metadata", None)
+        if not callable(has_metadata):
+            return None
+        invalid = 0
     for path in lookup.search(module.Prepared(None)):
         where = str(path)
         child = os.path.basename(where)
@@ -170,9 +199,17 @@ def _build(module: Any, record: Any, lookup: Any, prefix: str) -> dict[str, byte
             if _statmod.S_ISDIR(dist_st.st_mode):
                 watch.append((eps_file, eps_stamp))
         triples = tuple((ep.name, ep.value, ep.group) for ep in from_text(text))
+        if has_metadata is not None:
+            if not has_metadata(module.PathDistribution(path)):
+                invalid += 1
+            elif name in seen:
+                # A second distribution of a name here: the first one's losing
+                # its metadata would let this one win, so it is re-stated.
+                first = next(d for d in dists if d[1] == name)
+                watch.append((os.path.join(os.path.dirname(where), first[0]), first[4]))
         dists.append((child, name, name not in seen, triples, dist_stamp))
         seen.add(name)
-    return Index.build(prefix, record.stamp, dists, watch)
+    return Index.build(prefix, record.stamp, dists, watch, invalid)
 
 
 #: (provider name, record key) -> Index
@@ -242,7 +279,7 @@ def _index(module: Any, root: object) -> Any:
     assert type(root) is str
     key, current = entry
     name = module.__name__
-    prefix = f"index:{name}:"
+    prefix = f"index:{provider_id(module)}:"
     index = _indexes.get((name, key))
     if index is None or index.stamp != current:
         index = None
@@ -332,7 +369,7 @@ def _names_of(module: Any, root: object) -> Any:
     assert type(root) is str
     key, current = entry
     name = module.__name__
-    prefix = f"names:{name}:"
+    prefix = f"names:{provider_id(module)}:"
     table = _names.get((name, key))
     if table is None or table.stamp != current:
         saved = _record.saved_sections(key)
@@ -392,6 +429,49 @@ def _holds_no_metadata(root: str, current: Stamp) -> bool:
     return True
 
 
+#: Provider name -> the name its saved tables are filed under.
+_provider_ids: dict[str, str] = {}
+
+
+def provider_id(module: Any) -> str:
+    """The name a provider's tables are saved under: its module name, and for
+    any other than the standard library's a digest of its file too (the real
+    backport and setuptools' vendored copy both import as ``importlib_metadata``,
+    in different versions, and may share an environment)."""
+    name: str = module.__name__
+    found = _provider_ids.get(name)
+    if found is None:
+        if name == "importlib.metadata":
+            found = name
+        else:
+            digest = 2166136261  # FNV-1a, stable across processes (``hash()`` is not)
+            for char in str(getattr(module, "__file__", "")):
+                digest = ((digest ^ ord(char)) * 16777619) & 0xFFFFFFFF
+            found = f"{name}.{digest:08x}"
+        _provider_ids[name] = found
+    return found
+
+
+def served(module: Any) -> bool:
+    """Whether the indexes answer for ``module``: its own path finder is the one
+    ``find_distributions`` resolver (stdlib: ``PathFinder``; backport: its
+    ``MetadataPathFinder``, which replaces the former once imported)."""
+    if module.__name__ == "importlib.metadata":
+        return _stdlib_resolver_only(module)
+    try:
+        resolvers = list(module.Distribution._discover_resolvers())
+        finder = module.MetadataPathFinder
+        native = vars(finder)["find_distributions"]
+    except Exception:  # an odd sys.meta_path: the native code deals with it
+        return False
+    if len(resolvers) != 1:
+        return False
+    resolver = resolvers[0]
+    return getattr(resolver, "__self__", None) is finder and getattr(
+        resolver, "__func__", None
+    ) is getattr(native, "__func__", native)
+
+
 def _stdlib_resolver_only(module: Any) -> bool:
     """Whether the stdlib path finder is the one ``find_distributions`` resolver."""
     if module.__name__ != "importlib.metadata":
@@ -425,16 +505,30 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
     entry_point = module.EntryPoint
     dist_class = module.PathDistribution
     path_class = _record.PATH_TYPE
-    earlier: list[Index] = []
+    counted = _kinds.get(module.__name__, False)
+    earlier: list[tuple[str, Index]] = []
     eps: list[Any] = []
+
+    def shadowed(name: str) -> bool:
+        for other_root, other in earlier:
+            if name in other.names():
+                if counted:  # the earlier one still has its metadata (its stamp)?
+                    child, expected = other.first(name)
+                    if not _check(other_root, child, expected):
+                        raise Stale(module, other_root)
+                return True
+        return False
+
     for item in _entries(module):
         if item is None:
             return MISS
         root, index = item
+        if counted and index.invalid:
+            return MISS  # put last by ``_prefer_valid``: the native order then differs
         dists: dict[str, Any] = {}
         if group_only:
             for child, name, ep_name, value, dist_stamp in index.group(str(group)):
-                if any(name in other.names() for other in earlier):
+                if earlier and shadowed(name):
                     continue
                 dist = dists.get(child)
                 if dist is None:
@@ -444,13 +538,13 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
                 eps.append(entry_point(name=ep_name, value=value, group=group)._for(dist))
         else:
             for child, name, first, triples, dist_stamp in index.all():
-                if not first or not triples or any(name in o.names() for o in earlier):
+                if not first or not triples or (earlier and shadowed(name)):
                     continue
                 if not _check(root, child, dist_stamp):
                     raise Stale(module, root)
                 dist = dist_class(path_class(root, child))
                 eps.extend(entry_point(name=n, value=v, group=g)._for(dist) for n, v, g in triples)
-        earlier.append(index)
+        earlier.append((root, index))
     if hasattr(module, "SelectableGroups"):  # 3.10, 3.11
         return module.SelectableGroups.load(eps).select(**params)
     return module.EntryPoints(eps).select(**params)
@@ -489,8 +583,15 @@ def _serve(query: Any, module: Any, arg: Any) -> Any:
         return MISS
 
 
-def from_name_method(module: Any, native: Any) -> Any:
-    """``Distribution.from_name`` finding the distribution through the indexes."""
+def from_name_method(module: Any, native: Any, valid: Any = None) -> Any:
+    """``Distribution.from_name`` finding the distribution through the indexes.
+
+    ``valid``: the name of the provider's function telling whether a
+    distribution has metadata (``_safe_has_metadata``), if its ``from_name``
+    prefers one with metadata (``_prefer_valid`` keeps their order): the first
+    one found is then the answer only if it has metadata; otherwise the native
+    code answers.
+    """
     import functools
 
     from . import _patch  # imported by now: it is what calls this
@@ -502,15 +603,13 @@ def from_name_method(module: Any, native: Any) -> Any:
 
         # A subclass may discover its own way (its own discover/_discover_resolvers).
         plain = cls is module.Distribution or cls is module.PathDistribution
-        if (
-            plain
-            and _patch.enabled
-            and type(name) is str
-            and name
-            and _stdlib_resolver_only(module)
-        ):
+        if plain and _patch.enabled and type(name) is str and name and served(module):
             dist = _serve(_find, module, name)
-            if dist is not MISS and dist is not None:
+            if (
+                dist is not MISS
+                and dist is not None
+                and (valid is None or getattr(module, valid)(dist) is True)
+            ):
                 return dist
         return native_func(cls, name)
 
@@ -518,16 +617,60 @@ def from_name_method(module: Any, native: Any) -> Any:
     return classmethod(from_name)
 
 
-def entry_points_function(module: Any, native: Any) -> Any:
+#: ``entry_points()`` bodies the indexes reproduce, told apart by the names
+#: their code uses, and whether each puts distributions without metadata last:
+#: ``_unique(distributions())`` (3.10 inlines ``_unique``; 3.10/3.11 return
+#: ``SelectableGroups``) and the backport 10's
+#: ``_unique(Distribution._prefer_valid(distributions()))``. Any other body
+#: (another version of either provider) is left native.
+_ENTRY_POINTS_BODIES = {
+    (
+        "operator", "attrgetter", "functools", "partial", "unique_everseen", "itertools",
+        "chain", "from_iterable", "distributions", "SelectableGroups", "load", "select",
+    ): False,
+    (
+        "itertools", "chain", "from_iterable", "_unique", "distributions",
+        "SelectableGroups", "load", "select",
+    ): False,
+    (
+        "itertools", "chain", "from_iterable", "_unique", "distributions", "EntryPoints",
+        "select",
+    ): False,
+    (
+        "itertools", "chain", "from_iterable", "_unique", "Distribution", "_prefer_valid",
+        "distributions", "EntryPoints", "select",
+    ): True,
+}  # fmt: skip
+
+#: Provider name -> whether its ``entry_points()`` puts distributions without metadata last.
+_kinds: dict[str, bool] = {}
+
+
+def entry_points_kind(native: Any) -> bool | None:
+    """Whether ``native`` (a provider's ``entry_points``) prefers distributions
+    with metadata; ``None`` if it is no body the indexes reproduce."""
+    try:
+        code = native.__code__
+        nested = [const.co_names for const in code.co_consts if hasattr(const, "co_names")]
+    except AttributeError:
+        return None
+    if nested != [("entry_points",)]:
+        return None
+    return _ENTRY_POINTS_BODIES.get(code.co_names)
+
+
+def entry_points_function(module: Any, native: Any, prefers_valid: bool) -> Any:
     """``module.entry_points`` answering from the indexes when it can."""
     import functools
 
     from . import _patch  # imported by now: it is what calls this
 
+    _kinds[module.__name__] = prefers_valid
+
     @functools.wraps(native)
     def entry_points(**params: Any) -> Any:
 
-        if _patch.enabled and _stdlib_resolver_only(module):
+        if _patch.enabled and served(module):
             result = _serve(_select, module, params)
             if result is not MISS:
                 return result

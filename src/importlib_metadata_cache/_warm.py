@@ -67,7 +67,7 @@ def warm(entries: list[str] | None = None, site: bool = False) -> list[tuple[str
             continue
         # The entry-point index too, so that a process loading this record
         # answers entry_points(...) without building (and saving) it again.
-        if _query._stdlib_resolver_only(provider):
+        if _query.served(provider):
             _query._index(provider, entry)
         saved = _store.save(record.path, record.payload(), site=site)
         where = _store.site_dir() if site else _store.cache_dir()
