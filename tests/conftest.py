@@ -144,13 +144,14 @@ def syspath(tmp_path: Any) -> Iterator[list[str]]:
         _record.clear()
 
 
-def indexes_serve(module: Any) -> bool:
-    """Whether ``entry_points()`` and ``from_name()`` of ``module`` are answered
-    from the indexes in this process: its own path finder is the one resolver
-    and its ``entry_points()`` is one the indexes reproduce."""
+def indexes_serve(module: Any) -> str | None:
+    """The provider whose indexes answer ``entry_points()`` and ``from_name()``
+    of ``module`` in this process (its own, or the backport's for the standard
+    library once the backport's finder replaced the standard one), if any."""
     from importlib_metadata_cache import _query
 
-    return _query.served(module) and module.__name__ in _query._kinds
+    source = _query._source(module) if module.__name__ in _query._kinds else None
+    return None if source is None else str(source.__name__)
 
 
 def tables_serve(module: Any) -> bool:

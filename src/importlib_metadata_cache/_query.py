@@ -472,6 +472,21 @@ def served(module: Any) -> bool:
     ) is getattr(native, "__func__", native)
 
 
+def _source(module: Any) -> Any:
+    """The provider whose finder discovers for ``module``, if the indexes can
+    serve it: ``module`` itself, or for the standard library the backport,
+    whose finder replaces the standard one once the backport is imported (the
+    standard ``entry_points()`` then yields the backport's entry points and
+    distributions, and ``from_name`` its distribution); ``None`` otherwise."""
+    if served(module):
+        return module
+    if module.__name__ == "importlib.metadata":
+        backport = sys.modules.get("importlib_metadata")
+        if backport is not None and backport.__name__ in _kinds and served(backport):
+            return backport
+    return None
+
+
 def _stdlib_resolver_only(module: Any) -> bool:
     """Whether the stdlib path finder is the one ``find_distributions`` resolver."""
     if module.__name__ != "importlib.metadata":
@@ -499,11 +514,14 @@ def _entries(module: Any) -> Iterator[tuple[str, Index] | None]:
             yield root, index
 
 
-def _select(module: Any, params: dict[str, Any]) -> Any:
+def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
+    """``module.entry_points(**params)`` where ``source``'s finder discovers
+    (``module`` itself, or the backport's for the standard library's)."""
+    source, params = query
     group_only = list(params) == ["group"] and type(params["group"]) is str
     group = params.get("group")
-    entry_point = module.EntryPoint
-    dist_class = module.PathDistribution
+    entry_point = source.EntryPoint
+    dist_class = source.PathDistribution
     path_class = _record.PATH_TYPE
     counted = _kinds.get(module.__name__, False)
     earlier: list[tuple[str, Index]] = []
@@ -515,11 +533,11 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
                 if counted:  # the earlier one still has its metadata (its stamp)?
                     child, expected = other.first(name)
                     if not _check(other_root, child, expected):
-                        raise Stale(module, other_root)
+                        raise Stale(source, other_root)
                 return True
         return False
 
-    for item in _entries(module):
+    for item in _entries(source):
         if item is None:
             return MISS
         root, index = item
@@ -533,7 +551,7 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
                 dist = dists.get(child)
                 if dist is None:
                     if not _check(root, child, dist_stamp):
-                        raise Stale(module, root)
+                        raise Stale(source, root)
                     dist = dists[child] = dist_class(path_class(root, child))
                 eps.append(entry_point(name=ep_name, value=value, group=group)._for(dist))
         else:
@@ -541,7 +559,7 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
                 if not first or not triples or (earlier and shadowed(name)):
                     continue
                 if not _check(root, child, dist_stamp):
-                    raise Stale(module, root)
+                    raise Stale(source, root)
                 dist = dist_class(path_class(root, child))
                 eps.extend(entry_point(name=n, value=v, group=g)._for(dist) for n, v, g in triples)
         earlier.append((root, index))
@@ -551,7 +569,8 @@ def _select(module: Any, params: dict[str, Any]) -> Any:
 
 
 def _find(module: Any, name: str) -> Any:
-    """The distribution ``Distribution.from_name(name)`` returns, ``None`` or ``MISS``."""
+    """The distribution ``Distribution.from_name(name)`` returns, ``None`` or
+    ``MISS``; ``module`` is the provider whose finder discovers."""
     prepared = module.Prepared(name)
     for root in list(sys.path):
         table = _names_of(module, root)
@@ -603,12 +622,15 @@ def from_name_method(module: Any, native: Any, valid: Any = None) -> Any:
 
         # A subclass may discover its own way (its own discover/_discover_resolvers).
         plain = cls is module.Distribution or cls is module.PathDistribution
-        if plain and _patch.enabled and type(name) is str and name and served(module):
-            dist = _serve(_find, module, name)
+        source = (
+            _source(module) if plain and _patch.enabled and type(name) is str and name else None
+        )
+        if source is not None:
+            dist = _serve(_find, source, name)
             if (
                 dist is not MISS
                 and dist is not None
-                and (valid is None or getattr(module, valid)(dist) is True)
+                and (valid is None or getattr(source, valid)(dist) is True)
             ):
                 return dist
         return native_func(cls, name)
@@ -670,8 +692,9 @@ def entry_points_function(module: Any, native: Any, prefers_valid: bool) -> Any:
     @functools.wraps(native)
     def entry_points(**params: Any) -> Any:
 
-        if _patch.enabled and served(module):
-            result = _serve(_select, module, params)
+        source = _source(module) if _patch.enabled else None
+        if source is not None:
+            result = _serve(_select, module, (source, params))
             if result is not MISS:
                 return result
         return native(**params)
