@@ -1891,3 +1891,61 @@ def test_a_large_memo_is_read_one_bucket_at_a_time(
     third.restore(loaded)
     for text in (*texts[::97], late):
         assert text in third.memo("messages", text), text
+
+
+REPLAYED = "the answer kept for this sys.path"
+
+
+def test_a_group_answer_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: Path) -> None:
+    """``entry_points(group=...)`` in a later process is answered from the one
+    file a first process saved for its whole ``sys.path`` (after re-stating the
+    entries, the watched files and the distributions in the answer); whatever
+    changes one of those sends it back to the indexes, whose answer is right."""
+    site = make_site(tmp_path / "site")
+    other = make_site(tmp_path / "other", sites.dist_info("omega", "1.0"))
+    query(site, store)
+    assert [n for n in os.listdir(store) if n.startswith("answers-")]
+    expected = uncached(site, store)
+    data, proc = query(site, store, debug=True)
+    assert REPLAYED in proc.stderr
+    assert data["answers"] == expected
+    assert [name for name, _value in expected["entry_points"]] == [
+        "alpha_cli",
+        "beta_cli",
+        "legacy_cli",
+    ]
+
+    def check(**kw: Any) -> str:
+        data, proc = query(site, store, debug=True, **kw)
+        assert data["answers"] == uncached(site, store, **kw)
+        again, proc2 = query(site, store, debug=True, **kw)
+        assert again["answers"] == data["answers"]
+        assert REPLAYED in proc2.stderr  # kept again, and replayed
+        return proc.stderr
+
+    # A distribution in the answer replaced (its directory's stamp).
+    info = Path(site) / "alpha-1.0.dist-info"
+    (info / "entry_points.txt.new").write_text(ep_section("alpha_new = alpha:new"))
+    os.replace(info / "entry_points.txt.new", info / "entry_points.txt")
+    settle()
+    assert REPLAYED not in check()
+    # The legacy *.egg-info rewritten in place (a watched file).
+    legacy = Path(site) / "legacy-3.0.egg-info" / "entry_points.txt"
+    legacy.write_text(ep_section("legacy_cli = legacy:run", "legacy_two = legacy:two"))
+    settle()
+    assert REPLAYED not in check()
+    # One more distribution in the group (the entry's stamp).
+    sites.build(site, sites.dist_info("newcomer", "1.0", entry_points=ep_section("n = n:n")))
+    settle()
+    assert REPLAYED not in check()
+    # A distribution shadowing one of a later entry goes away.
+    sites.build(other, sites.dist_info("alpha", "9.0", entry_points=ep_section("a9 = a:nine")))
+    settle()
+    check(paths=[site, other])
+    shutil.rmtree(info)
+    settle()
+    assert REPLAYED not in check(paths=[site, other])
+    # Another sys.path, another answer.
+    data, proc = query(site, store, debug=True, paths=[other, site])
+    assert REPLAYED not in proc.stderr
+    assert data["answers"] == uncached(site, store, paths=[other, site])

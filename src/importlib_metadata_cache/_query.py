@@ -247,6 +247,9 @@ def clear() -> None:
     _names.clear()
     _distrusted.clear()
     _empty_dirs.clear()
+    _answers.clear()
+    _saved_answers.clear()
+    _unsaved.clear()
 
 
 def _entry(root: object) -> Any:
@@ -502,10 +505,10 @@ def _stdlib_resolver_only(module: Any) -> bool:
     return len(resolvers) == 1 and resolvers[0] is expected
 
 
-def _entries(module: Any) -> Iterator[tuple[str, Index] | None]:
-    """``(root, index)`` of each ``sys.path`` entry holding distributions, lazily,
+def _entries(module: Any, paths: list[str]) -> Iterator[tuple[str, Index] | None]:
+    """``(root, index)`` of each entry of ``paths`` holding distributions, lazily,
     in order; ``None`` (and the end) at the first entry the indexes cannot serve."""
-    for root in list(sys.path):
+    for root in paths:
         index = _index(module, root)
         if index is MISS:
             yield None
@@ -520,12 +523,25 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
     source, params = query
     group_only = list(params) == ["group"] and type(params["group"]) is str
     group = params.get("group")
+    paths = list(sys.path)
+    if group_only:
+        answer = _answer(module, source, paths, str(group))
+        if answer is not None:
+            replayed = answer.replay(source, paths, str(group))
+            if replayed is not MISS:
+                if _log.enabled:
+                    _log.debug(f"entry_points(group={group!r}): the answer kept for this sys.path")
+                return _container(module, replayed, params)
     entry_point = source.EntryPoint
     dist_class = source.PathDistribution
     path_class = _record.PATH_TYPE
     counted = _kinds.get(module.__name__, False)
     earlier: list[tuple[str, Index]] = []
     eps: list[Any] = []
+    # What the answer of a group is made of, to save it (see ``Answer``).
+    checks: list[tuple[int, str, Stamp]] = []
+    rows: list[tuple[int, str, str, str]] = []
+    position = {root: number for number, root in reversed(list(enumerate(paths)))}
 
     def shadowed(name: str) -> bool:
         for other_root, other in earlier:
@@ -534,10 +550,11 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
                     child, expected = other.first(name)
                     if not _check(other_root, child, expected):
                         raise Stale(source, other_root)
+                    checks.append((position[other_root], child, expected))
                 return True
         return False
 
-    for item in _entries(source):
+    for item in _entries(source, paths):
         if item is None:
             return MISS
         root, index = item
@@ -552,8 +569,10 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
                 if dist is None:
                     if not _check(root, child, dist_stamp):
                         raise Stale(source, root)
+                    checks.append((position[root], child, dist_stamp))
                     dist = dists[child] = dist_class(path_class(root, child))
                 eps.append(entry_point(name=ep_name, value=value, group=group)._for(dist))
+                rows.append((position[root], child, ep_name, value))
         else:
             for child, name, first, triples, dist_stamp in index.all():
                 if not first or not triples or (earlier and shadowed(name)):
@@ -563,9 +582,204 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
                 dist = dist_class(path_class(root, child))
                 eps.extend(entry_point(name=n, value=v, group=g)._for(dist) for n, v, g in triples)
         earlier.append((root, index))
+    if group_only:
+        _remember(module, source, paths, str(group), tuple(checks), tuple(rows))
+    return _container(module, eps, params)
+
+
+def _container(module: Any, eps: list[Any], params: dict[str, Any]) -> Any:
     if hasattr(module, "SelectableGroups"):  # 3.10, 3.11
         return module.SelectableGroups.load(eps).select(**params)
     return module.EntryPoints(eps).select(**params)
+
+
+class Answer:
+    """The answer of ``entry_points(group=...)`` over one whole ``sys.path``.
+
+    What the indexes' answer was made of: the state of every entry (its stamp
+    and its index's watch list; missing; or a relative entry's directory seen
+    holding no metadata), the stamp of every distribution directory checked
+    (those in the answer, and with a provider that puts distributions without
+    metadata last, those that shadow another), and the rows of the answer. It
+    is replayed only after the very same checks pass: then the indexes would
+    give the same rows, which are made into fresh objects as ``_select`` does.
+    A later process reads it from one small file (keyed by the whole
+    ``sys.path``) instead of one record per entry.
+    """
+
+    __slots__ = ("checks", "rows", "states")
+
+    def __init__(self, states: Any, checks: Any, rows: Any) -> None:
+        self.states: tuple[Any, ...] = states
+        self.checks: tuple[tuple[int, str, Stamp], ...] = checks
+        self.rows: tuple[tuple[int, str, str, str], ...] = rows
+
+    def replay(self, source: Any, paths: list[str], group: str) -> Any:
+        """The entry points of the answer, or ``MISS`` if any check fails."""
+        try:
+            return self._replay(source, paths, group)
+        except Exception:  # not an answer of this shape: made again
+            return MISS
+
+    def _replay(self, source: Any, paths: list[str], group: str) -> Any:
+        if len(self.states) != len(paths):
+            return MISS
+        try:
+            for root, state in zip(paths, self.states, strict=True):
+                if state is None:  # missing when the answer was made
+                    try:
+                        os.stat(root)
+                    except (FileNotFoundError, NotADirectoryError):
+                        continue
+                    return MISS
+                kind, expected, watch = state
+                st = os.stat(root or ".")
+                if stamp(st) != expected:
+                    return MISS
+                if kind == "dir":
+                    for path, watched in watch:
+                        try:
+                            current: Stamp | None = stamp(os.stat(path))
+                        except (FileNotFoundError, NotADirectoryError):
+                            current = None
+                        if current != watched:
+                            return MISS
+                elif expected not in _empty_dirs:
+                    _empty_dirs.add(expected)  # the same directory as then: no metadata
+            for number, child, expected in self.checks:
+                if not _check(paths[number], child, expected):
+                    return MISS
+        except OSError:
+            return MISS
+        entry_point = source.EntryPoint
+        dist_class = source.PathDistribution
+        path_class = _record.PATH_TYPE
+        dists: dict[tuple[int, str], Any] = {}
+        eps = []
+        for number, child, name, value in self.rows:
+            dist = dists.get((number, child))
+            if dist is None:
+                dist = dists[(number, child)] = dist_class(path_class(paths[number], child))
+            eps.append(entry_point(name=name, value=value, group=group)._for(dist))
+        return eps
+
+
+AnswersKey = tuple[str, str, str, tuple[str, ...]]
+
+#: (provider, source provider, working directory, sys.path) -> {group: Answer}
+_answers: dict[AnswersKey, dict[str, Answer]] = {}
+
+#: The saved answers of each key read in this process.
+_saved_answers: dict[str, Any] = {}
+
+#: Keys of the answers learnt in this process, to save.
+_unsaved: set[AnswersKey] = set()
+
+
+def _answers_key(module: Any, source: Any, paths: list[str]) -> AnswersKey | None:
+    """The key of the answers for ``paths``; the working directory is part of
+    it when a relative entry is (``''``: a script's or ``-c``'s directory)."""
+    cwd = ""
+    for root in paths:
+        if type(root) is not str:
+            return None
+        if not cwd and not root.startswith("/") and not os.path.isabs(root):
+            try:
+                cwd = os.getcwd()
+            except OSError:
+                return None
+    return provider_id(module), provider_id(source), cwd, tuple(paths)
+
+
+def _store_key(key: AnswersKey) -> str:
+    from . import _store
+
+    return f"{_store.DIGESTED}{key[0]}:{key[1]}:{key[2]}:" + "\0".join(key[3])
+
+
+def _answer(module: Any, source: Any, paths: list[str], group: str) -> Answer | None:
+    key = _answers_key(module, source, paths)
+    if key is None:
+        return None
+    answers = _answers.get(key)
+    found = None if answers is None else answers.get(group)
+    if found is None and _record.load_saved:
+        name = _store_key(key)
+        saved = _saved_answers.get(name)
+        if saved is None:
+            from . import _store
+
+            saved = _saved_answers[name] = _store.load(name) or _store.NOTHING
+        try:
+            raw = saved.decoded("g:" + group)
+            if raw is not None:
+                found = Answer(*raw)
+                _answers.setdefault(key, {})[group] = found
+        except Exception:  # replaced since it was opened, or not an answer: none
+            found = None
+    return found
+
+
+def _remember(
+    module: Any, source: Any, paths: list[str], group: str, checks: Any, rows: Any
+) -> None:
+    """Keep the answer just made (and save it at exit), if every entry can be replayed."""
+    states: list[Any] = []
+    for root in paths:
+        if type(root) is not str:
+            return
+        if not os.path.isabs(root):
+            try:
+                current = stamp(os.stat(root or "."))
+            except OSError:
+                return
+            if current not in _empty_dirs:
+                return
+            states.append(("relative", current, ()))
+            continue
+        try:
+            st = os.stat(root)
+        except (FileNotFoundError, NotADirectoryError):
+            states.append(None)
+            continue
+        index = _indexes.get((source.__name__, _record.key_of(root)))
+        if index is None or index.stamp != stamp(st) or not _statmod.S_ISDIR(st.st_mode):
+            return  # changed since, or not an index this process holds: not kept
+        states.append(("dir", index.stamp, index.watch))
+    key = _answers_key(module, source, paths)
+    if key is None:
+        return
+    if len(_answers) > 64:
+        _answers.clear()
+    _answers.setdefault(key, {})[group] = Answer(tuple(states), checks, rows)
+    _unsaved.add(key)
+    _record.flush_at_exit()
+
+
+def _save_answers() -> None:
+    """Save the answers learnt in this process, with those saved before. Never raises."""
+    from . import _store
+
+    while _unsaved:
+        try:
+            key = _unsaved.pop()
+            answers = _answers.get(key)
+            if not answers:
+                continue
+            name = _store_key(key)
+            sections: dict[str, bytes] = {}
+            saved = _store.load(name) if _record.load_saved else None
+            if saved is not None:
+                sections.update(saved.items())
+            for group, answer in answers.items():
+                sections["g:" + group] = marshal.dumps((answer.states, answer.checks, answer.rows))
+            _store.save(name, sections)
+        except Exception as exc:
+            if _log.enabled:
+                _log.debug(f"not saving answers: {exc!r}")
+
+
+_record.savers.append(_save_answers)
 
 
 def _find(module: Any, name: str) -> Any:
@@ -593,6 +807,7 @@ def _serve(query: Any, module: Any, arg: Any) -> Any:
             for cache in CACHES:
                 cache.pop(stale.key, None)
             _distrusted.add(stale.key)
+            _answers.clear()
             if _log.enabled:
                 _log.debug(f"the index of {stale.key[1]!r} is stale: rebuilding it")
         return query(module, arg)

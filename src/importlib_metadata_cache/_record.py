@@ -323,8 +323,15 @@ _dirty: set[str] = set()
 _atexit_registered = False
 
 
+#: Run by ``flush`` after the records: other things this process saves
+#: (``_query``'s answers). Each one never raises.
+savers: list[Any] = []
+
+
 def flush(skip: str | None = None) -> None:
     """Save every changed record (but ``skip``'s, still being filled). Never raises."""
+    for saver in savers:
+        saver()
     for key in list(_dirty):
         if key == skip:
             continue
@@ -343,8 +350,12 @@ def flush(skip: str | None = None) -> None:
 
 
 def mark_dirty(record: Record) -> None:
-    global _atexit_registered
     _dirty.add(record.path)
+    flush_at_exit()
+
+
+def flush_at_exit() -> None:
+    global _atexit_registered
     if not _atexit_registered:
         _atexit_registered = True
         import atexit

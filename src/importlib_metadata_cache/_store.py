@@ -123,7 +123,15 @@ def file_name(key: str) -> str:
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/")
 
 
+#: Keys of files that are not a directory's record (``_query``'s saved answers,
+#: keyed by a whole ``sys.path``): named after a digest, the key inside decides.
+DIGESTED = "answers:"
+
+
 def _file_name(key: str) -> str:
+    if key.startswith(DIGESTED):  # a digest in C: the key is long and not plain
+        digest = int.from_bytes(key.encode("utf-8", "surrogatepass"), "little")
+        return f"answers-{digest % 18446744073709551557:016x}{SUFFIX}"
     if _PLAIN.issuperset(key):  # the common case, without a loop in Python
         return _shortened(key, key.replace("/", "%2F"))
     safe = []
