@@ -20,6 +20,13 @@ Generation is deterministic (seeded by N). Environments are kept under
 ``<out>/envs/<python>-N<n>/`` and reused by later runs unless ``--fresh``; a
 reused environment whose installed wheel is not the one built from the current
 source tree gets the current wheel reinstalled.
+
+For ``--backport own`` and ``--backport stdlib`` the environment also has the
+``importlib_metadata`` backport from the index (pinned where its newest
+release does not install, see ``BACKPORT_PINS``) and lives apart, under
+``<out>/envs/<python>-N<n>-bp/``, so that plain environments stay as they are.
+N counts the synthetic distributions only: the backport and what it brings
+(``zipp``, ``lazy-importer``) come on top, like pip and stevedore.
 """
 
 from __future__ import annotations
@@ -50,6 +57,14 @@ RARE_GROUP = "rare.group"
 
 #: The tiny extra distribution installed with pip by the "after pip install" scenario.
 EXTRA_NAME = "benchextra"
+
+#: The backport's distribution name, and its pinned version per Python (X.Y)
+#: where the newest release does not install; elsewhere the newest.
+BACKPORT = "importlib_metadata"
+BACKPORT_PINS = {"3.10": "9.0.1"}
+
+#: Appended to the directory name of an environment with the backport.
+BACKPORT_SUFFIX = "-bp"
 
 PTH = "importlib_metadata_cache.pth"
 PTH_DISABLED = PTH + ".bench-disabled"
@@ -223,6 +238,10 @@ class Env:
     python: Path  # the venv's interpreter
     site: Path  # its site-packages
     info: PythonInfo
+    #: The backport's installed version, or None in a plain environment.
+    backport: str | None = None
+    #: What installing the backport added ("name version"), the backport included.
+    backport_dists: tuple[str, ...] = ()
 
     @property
     def pth(self) -> Path:
@@ -244,21 +263,49 @@ def _installed_wheel_tag(site: Path) -> str | None:
         return None
 
 
-def prepare_env(out: Path, info: PythonInfo, n: int, wheel: Path, fresh: bool) -> Env:
-    """The environment for ``info`` and ``n``: reused, repaired or built."""
-    root = out / "envs" / f"{info.tag}-N{n}"
+def backport_requirement(py_version: str) -> str:
+    """What ``pip install`` is given for the backport on Python ``py_version``."""
+    pin = BACKPORT_PINS.get(".".join(py_version.split(".")[:2]))
+    return f"{BACKPORT}=={pin}" if pin else BACKPORT
+
+
+def _installed(python: Path) -> dict[str, str]:
+    """Every distribution of the venv of ``python``: normalised name -> version."""
+    code = (
+        "import importlib.metadata as md, json, sys; "
+        "json.dump({d.metadata['Name'].lower().replace('_', '-'): d.version "
+        "for d in md.distributions()}, sys.stdout)"
+    )
+    return json.loads(_run([str(python), "-c", code], env=clean_env(IMPORTLIB_METADATA_CACHE="0")))
+
+
+def prepare_env(
+    out: Path, info: PythonInfo, n: int, wheel: Path, fresh: bool, backport: bool = False
+) -> Env:
+    """The environment for ``info`` and ``n``: reused, repaired or built.
+
+    With ``backport``, the environment with the ``importlib_metadata`` backport
+    installed (a directory of its own, suffixed ``BACKPORT_SUFFIX``).
+    """
+    root = out / "envs" / (f"{info.tag}-N{n}" + (BACKPORT_SUFFIX if backport else ""))
     stamp_file = root / "bench-env.json"
+    requirement = backport_requirement(info.version) if backport else None
     meta: dict[str, object] = {}
     if stamp_file.exists() and not fresh:
         try:
             meta = json.loads(stamp_file.read_text())
         except ValueError:
             meta = {}
-    if meta.get("generator") != GENERATOR_VERSION or meta.get("n") != n:
+    if (
+        meta.get("generator") != GENERATOR_VERSION
+        or meta.get("n") != n
+        or meta.get("backport_requirement") != requirement
+    ):
         if root.exists():
             shutil.rmtree(root)
         t0 = time.perf_counter()
-        print(f"  creating {root} (venv, our wheel, stevedore, {n} distributions) ...", flush=True)
+        what = f"our wheel, stevedore{', ' + requirement if requirement else ''}"
+        print(f"  creating {root} (venv, {what}, {n} distributions) ...", flush=True)
         _run([info.exe, "-m", "venv", str(root)])
         python = root / "bin" / "python"
         _run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)])
@@ -266,6 +313,15 @@ def prepare_env(out: Path, info: PythonInfo, n: int, wheel: Path, fresh: bool) -
             [str(python), "-m", "pip", "install", "-q", "stevedore"],
             env=clean_env(IMPORTLIB_METADATA_CACHE="0"),
         )
+        added: list[str] = []
+        if requirement:
+            before = _installed(python)
+            _run(
+                [str(python), "-m", "pip", "install", "-q", requirement],
+                env=clean_env(IMPORTLIB_METADATA_CACHE="0"),
+            )
+            after = _installed(python)
+            added = [f"{k} {v}" for k, v in sorted(after.items()) if before.get(k) != v]
         site = _site_packages(root)
         generate(site, n, info.version)
         meta = {
@@ -273,6 +329,8 @@ def prepare_env(out: Path, info: PythonInfo, n: int, wheel: Path, fresh: bool) -
             "n": n,
             "wheel": wheel.parent.name,
             "python": info.version,
+            "backport_requirement": requirement,
+            "backport_dists": added,
             "created": time.time(),
         }
         stamp_file.write_text(json.dumps(meta))
@@ -280,6 +338,12 @@ def prepare_env(out: Path, info: PythonInfo, n: int, wheel: Path, fresh: bool) -
     python = root / "bin" / "python"
     site = _site_packages(root)
     env = Env(root=root, n=n, python=python, site=site, info=info)
+    if backport:
+        env.backport = _installed(python).get(BACKPORT.replace("_", "-"))
+        if env.backport is None:
+            raise RuntimeError(f"{BACKPORT} is not installed in {root}: rerun with --fresh")
+        dists = meta.get("backport_dists")
+        env.backport_dists = tuple(map(str, dists)) if isinstance(dists, list) else ()
     repair(env)
     if meta.get("wheel") != wheel.parent.name:
         print(f"  {root.name}: the source tree changed: reinstalling our wheel", flush=True)

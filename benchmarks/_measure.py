@@ -8,6 +8,10 @@ that each scenario's samples are spread over the whole run and see the same
 machine load as the others; within a round the off/on order alternates
 (off-on, on-off, ...) so that neither side always runs second; and the two
 baselines (floor, stevedore) run in every round too.
+
+``Runner.backport`` is the ``--backport`` mode of the query children (the
+scenarios and the first query after a pip install); a scenario whose functions
+the provider of that mode lacks is skipped, with a note in the result.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Runner:
     rounds: int
     startup_rounds: int
     verbose: bool = False
+    backport: str = "none"  # a key of _scenarios.IMPORTS
     warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -128,13 +133,17 @@ class Runner:
             "distributions": self._count(env),
             "scenarios": {},
             "baselines": {},
+            "skipped": {},
         }
-        arms: list[tuple[str, str, str, bool]] = []  # (bucket, key, code, cache)
+        missing = self._missing_api(env, scenarios)
+        for key, attrs in missing.items():
+            note = f"{self.backport} mode: md lacks {', '.join(attrs)}"
+            result["skipped"][key] = note
+            progress(f"  skipping {key}: {note}")
+        scenarios = [s for s in scenarios if s.key not in missing]
+        codes = {s.key: _scenarios.query_code(s, backport=self.backport) for s in scenarios}
         for s in scenarios:
-            code = _scenarios.query_code(s)
             result["scenarios"][s.key] = {"title": s.title, "off": [], "on": []}
-            arms.append(("scenario", s.key, code, False))
-            arms.append(("scenario", s.key, code, True))
         baselines = {
             "floor": (_scenarios.floor_code(str(floor_file)), False),
             "stevedore_common": (_scenarios.stevedore_code(_envs.COMMON_GROUP), False),
@@ -154,7 +163,7 @@ class Runner:
         # (stevedore writes its cache file); none of these is kept.
         t0 = time.perf_counter()
         for s in scenarios:
-            sample = self.child(env, _scenarios.query_code(s), True)
+            sample = self.child(env, codes[s.key], True)
             self.check(f"N={env.n} {s.key} warm-up", sample, True)
         for code, cache in baselines.values():
             self.child(env, code, cache)
@@ -163,7 +172,7 @@ class Runner:
         for r in range(self.rounds):
             t0 = time.perf_counter()
             for i, s in enumerate(scenarios):
-                code = _scenarios.query_code(s)
+                code = codes[s.key]
                 order = (False, True) if (r + i) % 2 == 0 else (True, False)
                 for cache in order:
                     sample = self.child(env, code, cache)
@@ -189,6 +198,23 @@ class Runner:
                     "still had records to save at exit (the warm-up did not settle them)"
                 )
         return result
+
+    def _missing_api(
+        self, env: Env, scenarios: Sequence[_scenarios.Scenario]
+    ) -> dict[str, list[str]]:
+        """``{scenario key: attributes its provider lacks}``, for those that lack any."""
+        proc = subprocess.run(
+            [str(env.python), "-c", _scenarios.missing_api_code(scenarios, self.backport)],
+            env=self.environ(False),
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"the API probe failed in {env.root}:\n{proc.stderr}")
+        found: dict[str, list[str]] = json.loads(proc.stdout)
+        return {key: attrs for key, attrs in found.items() if attrs}
 
     def _count(self, env: Env) -> int:
         code = (
@@ -273,9 +299,16 @@ class Runner:
         cache-off run; wait out the settle window; a cache-on run ("cold": the
         first to trust the new listing, it rebuilds the entry's record and
         index and saves them), another ("warm again") and a cache-off run;
-        uninstall.
+        uninstall. Empty (with a warning) if the provider lacks the query.
         """
-        code = _scenarios.query_code(_scenarios.COLD_SCENARIO)
+        missing = self._missing_api(env, [_scenarios.COLD_SCENARIO])
+        if missing:
+            self.warn(
+                f"N={env.n} after pip install skipped: {self.backport} mode: md lacks "
+                + ", ".join(missing[_scenarios.COLD_SCENARIO.key])
+            )
+            return {}
+        code = _scenarios.query_code(_scenarios.COLD_SCENARIO, backport=self.backport)
         keys = ("off", "on_unsettled", "on_cold", "on_warm", "off_settled")
         out: dict[str, Any] = {k: [] for k in keys}
         out["title"] = _scenarios.COLD_SCENARIO.title

@@ -88,9 +88,11 @@ def main(src: str, dst: str) -> None:
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
+    backport = (meta.get("backport") or {}).get("mode", "none")
+    suffix = f"\n{meta['backport']['label']}" if backport != "none" else ""
     fig.suptitle(
         f"importlib-metadata-cache, {meta['python_label']} ({meta['python_version']}), "
-        f"{meta['date']}, {meta['mode']}: medians, IQR bars"
+        f"{meta['date']}, {meta['mode']}: medians, IQR bars{suffix}"
     )
     fig.tight_layout()
     fig.savefig(dst, dpi=110)

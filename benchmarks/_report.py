@@ -78,12 +78,41 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _backport(meta: dict[str, Any]) -> dict[str, Any]:
+    """The ``--backport`` part of ``meta`` (results written before it existed: none)."""
+    return meta.get("backport") or {
+        "mode": "none",
+        "label": "importlib.metadata (stdlib, no backport)",
+    }
+
+
+def _keys(envs: list[dict[str, Any]]) -> list[str]:
+    """The scenario keys measured in any environment, in the order first seen."""
+    return list(dict.fromkeys(k for e in envs for k in e["scenarios"]))
+
+
 def markdown(result: dict[str, Any]) -> str:
     meta = result["meta"]
     envs = sorted(result["envs"], key=lambda e: e["n"])
-    lines = [
+    bp = _backport(meta)
+    title = (
         f"# importlib-metadata-cache benchmarks: {meta['python_label']} "
-        f"(CPython {meta['python_version']})",
+        f"(CPython {meta['python_version']})"
+    )
+    if bp["mode"] != "none":
+        title += f", {bp['label']}"
+    queried = f"* queried: {bp['label']}"
+    if bp["mode"] != "none":
+        queried += (
+            f" (`--backport {bp['mode']}`; installed with `pip install "
+            f"{bp.get('requirement') or '?'}`, which added "
+            f"{', '.join(bp.get('dists') or []) or 'nothing new'}; N counts the "
+            "synthetic distributions only, these are in 'dists on sys.path'; the "
+            "import time includes the backport's; the baselines import "
+            "importlib.metadata alone)"
+        )
+    lines = [
+        title,
         "",
         f"* date: {meta['date']}; wall time of this run: {meta['wall_s']:.0f} s",
         f"* machine: {meta['machine']}; load average at start / end: "
@@ -93,6 +122,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"processes per side and scenario (interleaved off/on), "
         f"{meta['startup_rounds']} for startup",
         f"* command: `{meta['command']}`",
+        queried,
         "",
         "Times in ms: median (IQR) over fresh processes. `off/on` = median off / median on "
         "(higher is better; **bold !** marks the cache being slower). `on/floor` = median "
@@ -102,14 +132,20 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     if result.get("warnings"):
         lines += ["**Warnings:**", ""] + [f"* {w}" for w in result["warnings"]] + [""]
+    skipped = {k: v for e in envs for k, v in e.get("skipped", {}).items()}
+    if skipped:
+        lines += ["**Skipped scenarios:**", ""]
+        lines += [f"* `{k}`: {v}" for k, v in skipped.items()] + [""]
 
     floor = {e["n"]: e["baseline_summary"].get("floor", {}) for e in envs}
-    keys = list(envs[0]["scenarios"]) if envs else []
+    keys = _keys(envs)
 
     lines += ["## First call in a fresh process, and the whole process", ""]
     rows = []
     for key in keys:
         for e in envs:
+            if key not in e["scenarios"]:
+                continue
             arm = e["scenarios"][key]
             off, on = arm["summary"]["off"], arm["summary"]["on"]
             fl = floor[e["n"]]
@@ -148,6 +184,8 @@ def markdown(result: dict[str, Any]) -> str:
     rows = []
     for key in keys:
         for e in envs:
+            if key not in e["scenarios"]:
+                continue
             arm = e["scenarios"][key]
             off, on = arm["summary"]["off"], arm["summary"]["on"]
             rows.append(
@@ -307,12 +345,15 @@ def headline(result: dict[str, Any]) -> str:
     envs = sorted(result["envs"], key=lambda e: e["n"])
     if not envs:
         return ""
-    keys = list(envs[0]["scenarios"])
+    keys = _keys(envs)
     header = ["scenario"] + [f"N={e['n']}" for e in envs]
     rows = []
     for key in keys:
-        row = [envs[0]["scenarios"][key]["title"]]
+        row = [next(e["scenarios"][key]["title"] for e in envs if key in e["scenarios"])]
         for e in envs:
+            if key not in e["scenarios"]:
+                row.append("skipped")
+                continue
             s = e["scenarios"][key]["summary"]
             on = s["on"]["call"]["median"]
             off = s["off"]["call"]["median"]

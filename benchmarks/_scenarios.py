@@ -5,10 +5,17 @@ live) started with ``-c``. A query child times ``import importlib.metadata``,
 then calls the scenario's function ``REPEAT`` times in a row and reports every
 call's duration: call 1 is "the call" (the first query of a process, what most
 programs make), calls 2 and 10 are "the same call again" in that process.
+
+With ``--backport`` the query children ask the ``importlib_metadata``
+backport instead (``own``: ``import importlib_metadata as md``), or import it
+first and then ask the standard library (``stdlib``: the backport's finder has
+replaced the standard one); see ``IMPORTS``. The baselines always import
+``importlib.metadata`` alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from _envs import COMMON_GROUP, NAMED_DIST, RARE_GROUP
@@ -17,11 +24,29 @@ from _envs import COMMON_GROUP, NAMED_DIST, RARE_GROUP
 REPEAT = 10
 
 
+#: ``--backport`` modes: the import line(s) of a query child, binding ``md``.
+IMPORTS = {
+    "none": "import importlib.metadata as md",
+    "own": "import importlib_metadata as md",
+    "stdlib": "import importlib_metadata\nimport importlib.metadata as md",
+}
+BACKPORT_MODES = tuple(IMPORTS)
+
+#: The provider modules a query child of each mode expects the cache to have
+#: patched (``active`` in its report).
+PROVIDERS = {
+    "none": ("importlib.metadata",),
+    "own": ("importlib_metadata",),
+    "stdlib": ("importlib.metadata", "importlib_metadata"),
+}
+
+
 @dataclass(frozen=True)
 class Scenario:
     key: str  # short id, used in JSON
     title: str  # what the tables say
     body: str  # the body of ``def q():`` in the child (indented 4 spaces)
+    needs: tuple[str, ...] = ()  # the attributes of ``md`` the body calls
 
 
 def _body(*lines: str) -> str:
@@ -33,13 +58,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         "ep_rare",
         f"entry_points(group={RARE_GROUP!r})",
         _body(f"return md.entry_points(group={RARE_GROUP!r})"),
+        ("entry_points",),
     ),
     Scenario(
         "ep_common",
         f"entry_points(group={COMMON_GROUP!r})",
         _body(f"return md.entry_points(group={COMMON_GROUP!r})"),
+        ("entry_points",),
     ),
-    Scenario("ep_all", "entry_points()", _body("return md.entry_points()")),
+    Scenario("ep_all", "entry_points()", _body("return md.entry_points()"), ("entry_points",)),
     Scenario(
         "pluggy",
         "pluggy-style loop",
@@ -51,6 +78,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             "            out.append((ep.name, d.metadata['Name'], d.version))",
             "return out",
         ),
+        ("distributions",),
     ),
     Scenario(
         "flake8",
@@ -67,14 +95,26 @@ SCENARIOS: tuple[Scenario, ...] = (
             "            out.append((meta['Name'], meta['Version'], ep))",
             "return sorted(out)",
         ),
+        ("distributions",),
     ),
-    Scenario("version", f"version({NAMED_DIST!r})", _body(f"return md.version({NAMED_DIST!r})")),
+    Scenario(
+        "version",
+        f"version({NAMED_DIST!r})",
+        _body(f"return md.version({NAMED_DIST!r})"),
+        ("version",),
+    ),
     Scenario(
         "dist_metadata",
         f"distribution({NAMED_DIST!r}).metadata['Name']",
         _body(f"return md.distribution({NAMED_DIST!r}).metadata['Name']"),
+        ("distribution",),
     ),
-    Scenario("pkg_dists", "packages_distributions()", _body("return md.packages_distributions()")),
+    Scenario(
+        "pkg_dists",
+        "packages_distributions()",
+        _body("return md.packages_distributions()"),
+        ("packages_distributions",),
+    ),
 )
 
 BY_KEY = {s.key: s for s in SCENARIOS}
@@ -84,8 +124,9 @@ COLD_SCENARIO = BY_KEY["ep_common"]
 
 QUERY_CHILD = """\
 import sys, time
+_PROVIDERS = {providers!r}
 t0 = time.perf_counter()
-import importlib.metadata as md
+{imports}
 t1 = time.perf_counter()
 def q():
 {body}
@@ -97,8 +138,9 @@ for _ in range({repeat}):
 {report}
 """
 
-#: Run after the timings: is the cache live, did this run leave records to save,
-#: and a fingerprint of the answer to compare cache off and on.
+#: Run after the timings: is the cache live (every provider of ``_PROVIDERS``
+#: patched), did this run leave records to save, and a fingerprint of the
+#: answer to compare cache off and on.
 REPORT = """\
 import json
 _st = sys.modules.get('importlib_metadata_cache._startup')
@@ -115,7 +157,7 @@ else:
         fp = repr(type(r))
 json.dump({'import': t1 - t0, 'calls': calls, 'fp': fp,
            'active': bool(_st is not None and _st.is_active() and _pa is not None
-                          and 'importlib.metadata' in _pa.patched),
+                          and all(p in _pa.patched for p in _PROVIDERS)),
            'dirty': sorted(_re._dirty) if _re is not None else []}, sys.stdout)
 """
 
@@ -134,6 +176,7 @@ FLOOR_BODY = _body(
 
 FLOOR_CHILD = """\
 import sys, time, os, marshal
+_PROVIDERS = ('importlib.metadata',)
 FLOOR_FILE = {floor_file!r}
 t0 = time.perf_counter()
 import importlib.metadata as md
@@ -154,6 +197,7 @@ for _ in range({repeat}):
 #: ``EntryPoint`` objects. ``import stevedore._cache`` is timed apart ("import").
 STEVEDORE_CHILD = """\
 import sys, time
+_PROVIDERS = ('importlib.metadata',)
 t0 = time.perf_counter()
 import importlib.metadata as md
 import stevedore._cache as sc
@@ -169,8 +213,25 @@ for _ in range({repeat}):
 """
 
 
-def query_code(scenario: Scenario, repeat: int = REPEAT) -> str:
-    return QUERY_CHILD.format(body=scenario.body, repeat=repeat, report=REPORT)
+def query_code(scenario: Scenario, repeat: int = REPEAT, backport: str = "none") -> str:
+    """The child of ``scenario``; ``backport`` is a ``--backport`` mode (``IMPORTS``)."""
+    return QUERY_CHILD.format(
+        body=scenario.body,
+        repeat=repeat,
+        report=REPORT,
+        imports=IMPORTS[backport],
+        providers=PROVIDERS[backport],
+    )
+
+
+def missing_api_code(scenarios: Sequence[Scenario], backport: str = "none") -> str:
+    """A child printing, as JSON, ``{key: [missing attributes of md]}`` per scenario."""
+    needs = {s.key: list(s.needs) for s in scenarios}
+    return (
+        f"import json, sys\n{IMPORTS[backport]}\n"
+        f"json.dump({{k: [a for a in v if not hasattr(md, a)] for k, v in {needs!r}.items()}}, "
+        "sys.stdout)\n"
+    )
 
 
 def floor_code(floor_file: str, repeat: int = REPEAT) -> str:

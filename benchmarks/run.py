@@ -4,14 +4,18 @@
     python benchmarks/run.py [--quick] [--sizes 10,100,500,2000]
                              [--python python3.12 ...] [--out benchmarks/results]
                              [--fresh] [--rounds R] [--scenarios ep_rare,pluggy,...]
+                             [--backport none|own|stdlib]
 
 For each Python and each N: a real venv with this project's wheel, stevedore and
 N synthetic distributions (reused between runs unless --fresh); every scenario
 timed in fresh processes of the venv's interpreter, cache off and on
 interleaved; two baselines (the physical floor, stevedore's warm cache); the
 first query after a pip install; ``python -c pass`` with and without the .pth.
-Writes ``<out>/<python>-<date>[-quick].md``, ``.json`` and ``.png``. See
-benchmarks/README.md.
+With ``--backport own`` the venvs also have the ``importlib_metadata``
+backport (kept apart, ``...-N<n>-bp``) and the query children use its API; with
+``--backport stdlib`` they import it first, then use ``importlib.metadata``.
+Writes ``<out>/<python>-<date>[-bp-<mode>][-quick].md``, ``.json`` and
+``.png``. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -79,6 +83,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scenarios",
         help="comma-separated scenario keys (default: all): "
         + ", ".join(s.key for s in _scenarios.SCENARIOS),
+    )
+    p.add_argument(
+        "--backport",
+        choices=_scenarios.BACKPORT_MODES,
+        default="none",
+        help="none: the stdlib only; own: install the importlib_metadata backport and "
+        "query it (import importlib_metadata as md); stdlib: install it, import it, "
+        "then query importlib.metadata (default: none)",
     )
     p.add_argument("--no-startup", action="store_true", help="skip `python -c pass`")
     p.add_argument(
@@ -175,6 +187,16 @@ def draw(out: Path, json_path: Path, png_path: Path) -> Path | None:
     return png_path
 
 
+def backport_label(mode: str, version: str | None) -> str:
+    """What the query children ask, e.g. ``importlib_metadata 10.2.0 (own API)``."""
+    if mode == "none":
+        return "importlib.metadata (stdlib, no backport)"
+    name = f"{_envs.BACKPORT} {version or '?'}"
+    if mode == "own":
+        return f"{name} (own API)"
+    return f"{name} imported first, then importlib.metadata (stdlib API)"
+
+
 def run_python(
     spec: str,
     args: argparse.Namespace,
@@ -186,13 +208,24 @@ def run_python(
 ) -> dict[str, Any]:
     t_start = time.perf_counter()
     info = _envs.python_info(spec)
-    print(f"\n=== {info.label}: {info.tag} ({info.exe}) ===", flush=True)
+    print(
+        f"\n=== {info.label}: {info.tag} ({info.exe}), --backport {args.backport} ===", flush=True
+    )
     extra = _envs.extra_wheel(out)
     floor = _envs.floor_file(out)
-    runner = Runner(out=out, rounds=rounds, startup_rounds=3 * rounds, verbose=args.verbose)
+    runner = Runner(
+        out=out,
+        rounds=rounds,
+        startup_rounds=3 * rounds,
+        verbose=args.verbose,
+        backport=args.backport,
+    )
     mode = "quick" if args.quick else "full"
     stamp = time.strftime("%Y-%m-%d_%H%M")
-    base = f"{info.label}-{stamp}" + ("-quick" if args.quick else "")
+    base = f"{info.label}-{stamp}"
+    if args.backport != "none":
+        base += f"-bp-{args.backport}"
+    base += "-quick" if args.quick else ""
     json_path, md_path, png_path = (out / f"{base}.{ext}" for ext in ("json", "md", "png"))
     result: dict[str, Any] = {
         "meta": {
@@ -212,6 +245,13 @@ def run_python(
             "sizes": sizes,
             "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
             "wheel": str(wheel),
+            "backport": {
+                "mode": args.backport,
+                "version": None,
+                "requirement": None,
+                "dists": [],
+                "label": backport_label(args.backport, None),
+            },
             "wall_s": 0.0,
         },
         "envs": [],
@@ -220,7 +260,19 @@ def run_python(
     for n in sizes:
         t0 = time.perf_counter()
         print(f"--- {info.label}, N={n} ---", flush=True)
-        env = _envs.prepare_env(out, info, n, wheel, args.fresh)
+        env = _envs.prepare_env(out, info, n, wheel, args.fresh, args.backport != "none")
+        if env.backport is not None:
+            bp = result["meta"]["backport"]
+            if bp["version"] not in (None, env.backport):
+                runner.warn(
+                    f"N={n}: {_envs.BACKPORT} {env.backport} here, {bp['version']} in an "
+                    "earlier environment (rebuild them with --fresh)"
+                )
+            bp["version"] = bp["version"] or env.backport
+            bp["requirement"] = _envs.backport_requirement(info.version)
+            bp["dists"] = list(env.backport_dists)
+            bp["label"] = backport_label(args.backport, bp["version"])
+            print(f"  {bp['label']}", flush=True)
         try:
             r = runner.measure_env(env, floor, scenarios)
             if not args.no_startup:
