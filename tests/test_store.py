@@ -1238,20 +1238,35 @@ ATTACKS: dict[str, tuple[Callable[[Path, Path, Path], Path], str, bool]] = {
 }
 
 
+def answers_files(store: Path) -> list[Path]:
+    """The files of answers kept per ``sys.path`` (``_query.Answer``)."""
+    return sorted(p for p in store.iterdir() if p.name.startswith("answers-"))
+
+
+@pytest.mark.parametrize("which", ["record", "answers"])
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_a_record_others_could_have_written_is_ignored(
-    tmp_path: Path, store: Path, attack: str
+    tmp_path: Path, store: Path, attack: str, which: str
 ) -> None:
-    """A poisoned record in a file or directory others could write is never served."""
+    """A poisoned record, or file of answers, in a file or directory others
+    could write is never served."""
     do_attack, trace, file_attack = ATTACKS[attack]
     if "another-user" in attack and not IS_ROOT:
         pytest.skip("chown to another uid needs root")
     site = make_site(tmp_path / "site")
     query(site, store)
-    rec = record_file(store, site)
+    if which == "record":
+        rec = record_file(store, site)
+        for derived in answers_files(store):  # made from the record: made again from it
+            derived.unlink()
+    else:
+        [rec] = answers_files(store)
     poison(rec)
     control, _ = query(site, store)
     assert EVIL in control["answers"]["entry_points"]  # the poison works when trusted
+    if which == "record":
+        for derived in answers_files(store):  # the poison, kept by a process that trusted it
+            derived.unlink()
     used = do_attack(store, rec, tmp_path / "elsewhere")
     listing = sorted(os.listdir(store))
     poisoned = {n: (store / n).read_bytes() for n in listing if (store / n).is_file()}
@@ -1949,3 +1964,44 @@ def test_a_group_answer_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: 
     data, proc = query(site, store, debug=True, paths=[other, site])
     assert REPLAYED not in proc.stderr
     assert data["answers"] == uncached(site, store, paths=[other, site])
+
+
+TWO_GROUPS = textwrap.dedent(
+    """
+    import json, sys
+    from importlib_metadata_cache import _startup
+    _startup.activate()
+    import importlib.metadata as md
+    sys.path.insert(0, sys.argv[1])
+    print(json.dumps({g: sorted(ep.name for ep in md.entry_points(group=g)) for g in sys.argv[2:]}))
+    """
+)
+
+
+def test_answers_made_from_a_stale_index_are_not_kept(tmp_path: Path, store: Path) -> None:
+    """When a query finds an index stale (a distribution in its answer changed)
+    and rebuilds it, the answers kept for that ``sys.path`` go too: another
+    group's answer, made from the old index, is not replayed by a later process
+    (which then reads the rebuilt index, as it would without kept answers)."""
+    site = make_site(
+        tmp_path / "site",
+        {
+            **sites.dist_info("xpkg", "1.0", entry_points="[grp.a]\nx_a = x:a\n"),
+            **sites.dist_info("ypkg", "1.0", entry_points="[grp.b]\ny_b = y:b\n"),
+        },
+    )
+
+    def groups(*names: str, cached: bool = True) -> Any:
+        env = sub_env(store, cached=cached)
+        proc = run_py(["-c", TWO_GROUPS, site, *names], env, label="groups")
+        return json.loads(proc.stdout)
+
+    assert groups("grp.a", "grp.b") == {"grp.a": ["x_a"], "grp.b": ["y_b"]}
+    info = Path(site) / "xpkg-1.0.dist-info"
+    (info / "new.txt").write_text("[grp.a]\nx_a = x:a\n[grp.b]\nx_b = x:b\n")
+    os.replace(info / "new.txt", info / "entry_points.txt")  # outside grp.b's answer
+    settle()
+    assert groups("grp.a") == {"grp.a": ["x_a"]}  # xpkg is in this answer: index rebuilt
+    expected = groups("grp.b", cached=False)
+    assert expected == {"grp.b": ["x_b", "y_b"]}
+    assert groups("grp.b") == expected

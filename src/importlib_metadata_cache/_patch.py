@@ -84,15 +84,15 @@ def patch_provider(module: Any) -> None:
     if isinstance(native_from_name, classmethod):
         if not hasattr(base, "_prefer_valid"):
             _replace(base, "from_name", _query.from_name_method(module, native_from_name))
-        elif name != "importlib.metadata" and callable(getattr(module, "_safe_has_metadata", None)):
-            # The backport 10 prefers a distribution with metadata over the
-            # first one found by name, and says which has it with this (a stat).
-            # CPython 3.15 asks for its parsed metadata instead: native there.
-            _replace(
-                base,
-                "from_name",
-                _query.from_name_method(module, native_from_name, "_safe_has_metadata"),
-            )
+        elif name != "importlib.metadata":
+            # The backport (9+) prefers a distribution with metadata over the
+            # first one found by name; ``validity`` says how it tells them.
+            # (CPython 3.15's own, untested here, is left native.)
+            valid = _query.validity(module)
+            if valid is not None:
+                _replace(
+                    base, "from_name", _query.from_name_method(module, native_from_name, valid)
+                )
     _wrap_invalidate(finder)
     _wrap_invalidate(_path_finder())
     patched[name] = module

@@ -250,6 +250,7 @@ def clear() -> None:
     _answers.clear()
     _saved_answers.clear()
     _unsaved.clear()
+    _dropped.clear()
 
 
 def _entry(root: object) -> Any:
@@ -675,6 +676,18 @@ _saved_answers: dict[str, Any] = {}
 #: Keys of the answers learnt in this process, to save.
 _unsaved: set[AnswersKey] = set()
 
+#: Keys whose saved answers are not to be kept: an index they may have been
+#: made from was found stale (``Stale``), as ``invalidate_caches()`` does for all.
+_dropped: set[AnswersKey] = set()
+
+
+def _forget_saved_answers(module: Any, source: Any) -> None:
+    key = _answers_key(module, source, list(sys.path))
+    if key is not None:
+        _dropped.add(key)
+        _unsaved.add(key)
+        _record.flush_at_exit()
+
 
 def _answers_key(module: Any, source: Any, paths: list[str]) -> AnswersKey | None:
     """The key of the answers for ``paths``; the working directory is part of
@@ -763,14 +776,14 @@ def _save_answers() -> None:
     while _unsaved:
         try:
             key = _unsaved.pop()
-            answers = _answers.get(key)
-            if not answers:
-                continue
+            answers = _answers.get(key, {})
             name = _store_key(key)
             sections: dict[str, bytes] = {}
-            saved = _store.load(name) if _record.load_saved else None
+            saved = _store.load(name) if _record.load_saved and key not in _dropped else None
             if saved is not None:
                 sections.update(saved.items())
+            elif not answers and key not in _dropped:
+                continue
             for group, answer in answers.items():
                 sections["g:" + group] = marshal.dumps((answer.states, answer.checks, answer.rows))
             _store.save(name, sections)
@@ -808,6 +821,8 @@ def _serve(query: Any, module: Any, arg: Any) -> Any:
                 cache.pop(stale.key, None)
             _distrusted.add(stale.key)
             _answers.clear()
+            if query is _select:  # the answers saved for this sys.path go too
+                _forget_saved_answers(module, arg[0])
             if _log.enabled:
                 _log.debug(f"the index of {stale.key[1]!r} is stale: rebuilding it")
         return query(module, arg)
@@ -817,14 +832,46 @@ def _serve(query: Any, module: Any, arg: Any) -> Any:
         return MISS
 
 
+def validity(module: Any) -> Any:
+    """What a provider's ``Distribution._prefer_valid`` asks of a distribution
+    (has it metadata?), as a function; ``None`` for a body not known here.
+
+    Told by the names its code uses: the backport 10 calls
+    ``_safe_has_metadata(dist)`` (a ``stat``); 9.x asks for ``dist.metadata``
+    and counts only ``MetadataNotFound`` against it (any other error is raised).
+    """
+    try:
+        names = module.Distribution._prefer_valid.__code__.co_names
+    except AttributeError:
+        return None
+    if names == ("bucket", "_safe_has_metadata", "itertools", "chain"):
+        return lambda dist: module._safe_has_metadata(dist)
+    known = ("ExceptionTrap", "MetadataNotFound", "passes", "operator", "attrgetter", "bucket")
+    not_found: Any = getattr(module, "MetadataNotFound", None)
+    if (
+        names == (*known, "itertools", "chain")
+        and isinstance(not_found, type)
+        and issubclass(not_found, Exception)
+    ):
+
+        def has_metadata(dist: Any) -> bool:
+            try:
+                dist.metadata  # noqa: B018 (read for what it raises)
+            except not_found:
+                return False
+            return True
+
+        return has_metadata
+    return None
+
+
 def from_name_method(module: Any, native: Any, valid: Any = None) -> Any:
     """``Distribution.from_name`` finding the distribution through the indexes.
 
-    ``valid``: the name of the provider's function telling whether a
-    distribution has metadata (``_safe_has_metadata``), if its ``from_name``
-    prefers one with metadata (``_prefer_valid`` keeps their order): the first
-    one found is then the answer only if it has metadata; otherwise the native
-    code answers.
+    ``valid``: if the provider's ``from_name`` prefers a distribution with
+    metadata (``_prefer_valid``, which keeps their order), what tells one
+    (``validity``): the first one found is then the answer only if it has
+    metadata; otherwise, or if that raises, the native code answers.
     """
     import functools
 
@@ -842,12 +889,14 @@ def from_name_method(module: Any, native: Any, valid: Any = None) -> Any:
         )
         if source is not None:
             dist = _serve(_find, source, name)
-            if (
-                dist is not MISS
-                and dist is not None
-                and (valid is None or getattr(source, valid)(dist) is True)
-            ):
-                return dist
+            if dist is not MISS and dist is not None:
+                if valid is None:
+                    return dist
+                try:
+                    if valid(dist) is True:
+                        return dist
+                except Exception:  # the native code raises it, or answers otherwise
+                    pass
         return native_func(cls, name)
 
     from_name._imc_wrapped = True  # type: ignore[attr-defined]

@@ -87,7 +87,9 @@ def clear(all_records: bool = False, site: bool = False) -> tuple[str | None, in
         if isinstance(e, str) and os.path.isabs(e)
     }
     for name, _key, _size, _mtime in _store.entries(root):
-        if all_records or name in mine:
+        # Answers kept per sys.path are made from the records: they go too
+        # (cheap to make again; their file names do not say which sys.path).
+        if all_records or name in mine or name.startswith("answers-"):
             names.append(name)
     if all_records:
         try:
