@@ -1259,8 +1259,8 @@ def test_a_record_others_could_have_written_is_ignored(
         rec = record_file(store, site)
         for derived in answers_files(store):  # made from the record: made again from it
             derived.unlink()
-    else:
-        [rec] = answers_files(store)
+    else:  # the groups' answers (the names' are in a file of their own)
+        [rec] = [p for p in answers_files(store) if b"alpha_cli" in p.read_bytes()]
     poison(rec)
     control, _ = query(site, store)
     assert EVIL in control["answers"]["entry_points"]  # the poison works when trusted
@@ -1908,7 +1908,7 @@ def test_a_large_memo_is_read_one_bucket_at_a_time(
         assert text in third.memo("messages", text), text
 
 
-REPLAYED = "the answer kept for this sys.path"
+REPLAYED = f"entry_points(group={GROUP!r}): the answer kept for this sys.path"
 
 
 def test_a_group_answer_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: Path) -> None:
@@ -2005,3 +2005,32 @@ def test_answers_made_from_a_stale_index_are_not_kept(tmp_path: Path, store: Pat
     expected = groups("grp.b", cached=False)
     assert expected == {"grp.b": ["x_b", "y_b"]}
     assert groups("grp.b") == expected
+
+
+def test_a_search_by_name_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: Path) -> None:
+    """``version()`` in a later process finds the distribution from the answer
+    kept for its whole ``sys.path`` (the entries up to the one it was found in,
+    re-stated); an install or uninstall there sends it back to the tables."""
+    site = make_site(tmp_path / "site")
+    early = make_site(tmp_path / "early", sites.dist_info("unrelated", "1.0"))
+    paths = [early, site]
+    query(site, store, paths=paths)
+    data, proc = query(site, store, debug=True, paths=paths)
+    assert "from_name('alpha'): the answer kept for this sys.path" in proc.stderr
+    assert data["answers"] == uncached(site, store, paths=paths)
+    assert data["answers"]["versions"]["alpha"] == "1.0"
+    # An alpha in an earlier entry now shadows the one found before.
+    sites.build(early, sites.dist_info("alpha", "7.0"))
+    settle()
+    data, proc = query(site, store, debug=True, paths=paths)
+    assert "from_name('alpha'): the answer kept" not in proc.stderr
+    assert data["answers"] == uncached(site, store, paths=paths)
+    assert data["answers"]["versions"]["alpha"] == "7.0"
+    # It goes: the one of the later entry is found again.
+    shutil.rmtree(Path(early) / "alpha-7.0.dist-info")
+    settle()
+    query(site, store, paths=paths)
+    data, proc = query(site, store, debug=True, paths=paths)
+    assert data["answers"] == uncached(site, store, paths=paths)
+    assert data["answers"]["versions"]["alpha"] == "1.0"
+    assert "from_name('alpha'): the answer kept for this sys.path" in proc.stderr

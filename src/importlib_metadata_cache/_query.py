@@ -526,13 +526,11 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
     group = params.get("group")
     paths = list(sys.path)
     if group_only:
-        answer = _answer(module, source, paths, str(group))
-        if answer is not None:
-            replayed = answer.replay(source, paths, str(group))
-            if replayed is not MISS:
-                if _log.enabled:
-                    _log.debug(f"entry_points(group={group!r}): the answer kept for this sys.path")
-                return _container(module, replayed, params)
+        answer = _answer(module, source, paths, "g:" + str(group))
+        if answer is not None and answer.holds(paths):
+            if _log.enabled:
+                _log.debug(f"entry_points(group={group!r}): the answer kept for this sys.path")
+            return _container(module, answer.entry_points(source, paths, str(group)), params)
     entry_point = source.EntryPoint
     dist_class = source.PathDistribution
     path_class = _record.PATH_TYPE
@@ -584,7 +582,7 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
                 eps.extend(entry_point(name=n, value=v, group=g)._for(dist) for n, v, g in triples)
         earlier.append((root, index))
     if group_only:
-        _remember(module, source, paths, str(group), tuple(checks), tuple(rows))
+        _remember(module, source, paths, "g:" + str(group), tuple(checks), tuple(rows))
     return _container(module, eps, params)
 
 
@@ -595,48 +593,55 @@ def _container(module: Any, eps: list[Any], params: dict[str, Any]) -> Any:
 
 
 class Answer:
-    """The answer of ``entry_points(group=...)`` over one whole ``sys.path``.
+    """An answer of the indexes over one whole ``sys.path``: of
+    ``entry_points(group=...)`` (section ``g:<group>``), or of a search by name
+    (``n:<name>``).
 
-    What the indexes' answer was made of: the state of every entry (its stamp
-    and its index's watch list; missing; or a relative entry's directory seen
-    holding no metadata), the stamp of every distribution directory checked
-    (those in the answer, and with a provider that puts distributions without
-    metadata last, those that shadow another), and the rows of the answer. It
-    is replayed only after the very same checks pass: then the indexes would
-    give the same rows, which are made into fresh objects as ``_select`` does.
+    What it was made of: the state of every entry (its stamp and its table's
+    watch list; missing; or a relative entry's directory seen holding no
+    metadata), the stamp of every distribution directory checked (for entry
+    points: those in the answer, and with a provider that puts distributions
+    without metadata last, those that shadow another), and the rows of the
+    answer (``(entry number, child, name, value)`` of each entry point, or
+    ``(entry number, child)`` of the distribution found). It is replayed only
+    after the very same checks pass: then the tables would give the same rows.
     A later process reads it from one small file (keyed by the whole
     ``sys.path``) instead of one record per entry.
     """
 
-    __slots__ = ("checks", "rows", "states")
+    __slots__ = ("checks", "extra", "rows", "states")
 
-    def __init__(self, states: Any, checks: Any, rows: Any) -> None:
+    def __init__(self, states: Any, checks: Any, rows: Any, extra: Any = None) -> None:
         self.states: tuple[Any, ...] = states
         self.checks: tuple[tuple[int, str, Stamp], ...] = checks
-        self.rows: tuple[tuple[int, str, str, str], ...] = rows
+        self.rows: tuple[tuple[Any, ...], ...] = rows
+        # For a name: the header memo (``_members``) of the distribution found,
+        # valid while its METADATA has that stamp (checked at each access).
+        self.extra: Any = extra
 
-    def replay(self, source: Any, paths: list[str], group: str) -> Any:
-        """The entry points of the answer, or ``MISS`` if any check fails."""
+    def holds(self, paths: list[str]) -> bool:
+        """Whether every check passes now (``False`` for anything unexpected)."""
         try:
-            return self._replay(source, paths, group)
+            return self._holds(paths)
         except Exception:  # not an answer of this shape: made again
-            return MISS
+            return False
 
-    def _replay(self, source: Any, paths: list[str], group: str) -> Any:
-        if len(self.states) != len(paths):
-            return MISS
+    def _holds(self, paths: list[str]) -> bool:
+        if len(self.states) > len(paths):
+            return False
         try:
-            for root, state in zip(paths, self.states, strict=True):
+            # The states of the entries the answer depends on: all of them, or
+            # for a search by name those up to the one it was found in.
+            for root, state in zip(paths[: len(self.states)], self.states, strict=True):
                 if state is None:  # missing when the answer was made
                     try:
                         os.stat(root)
                     except (FileNotFoundError, NotADirectoryError):
                         continue
-                    return MISS
+                    return False
                 kind, expected, watch = state
-                st = os.stat(root or ".")
-                if stamp(st) != expected:
-                    return MISS
+                if stamp(os.stat(root or ".")) != expected:
+                    return False
                 if kind == "dir":
                     for path, watched in watch:
                         try:
@@ -644,14 +649,18 @@ class Answer:
                         except (FileNotFoundError, NotADirectoryError):
                             current = None
                         if current != watched:
-                            return MISS
+                            return False
                 elif expected not in _empty_dirs:
                     _empty_dirs.add(expected)  # the same directory as then: no metadata
             for number, child, expected in self.checks:
                 if not _check(paths[number], child, expected):
-                    return MISS
+                    return False
         except OSError:
-            return MISS
+            return False
+        return True
+
+    def entry_points(self, source: Any, paths: list[str], group: str) -> list[Any]:
+        """Fresh entry points of a group's rows, as ``_select`` makes them."""
         entry_point = source.EntryPoint
         dist_class = source.PathDistribution
         path_class = _record.PATH_TYPE
@@ -704,41 +713,57 @@ def _answers_key(module: Any, source: Any, paths: list[str]) -> AnswersKey | Non
     return provider_id(module), provider_id(source), cwd, tuple(paths)
 
 
-def _store_key(key: AnswersKey) -> str:
+def _store_key(key: AnswersKey, kind: str) -> str:
+    """The store key of the answers of ``kind`` (``g``: groups, ``n``: names):
+    two files, so that a group's answer is read without the names'."""
     from . import _store
 
-    return f"{_store.DIGESTED}{key[0]}:{key[1]}:{key[2]}:" + "\0".join(key[3])
+    return f"{_store.DIGESTED}{kind}:{key[0]}:{key[1]}:{key[2]}:" + "\0".join(key[3])
 
 
-def _answer(module: Any, source: Any, paths: list[str], group: str) -> Answer | None:
+#: At most this many names' answers are kept per ``sys.path``.
+MAX_NAMES = 256
+
+
+def _answer(module: Any, source: Any, paths: list[str], section: str) -> Answer | None:
+    """The answer kept (in memory or saved) as ``section`` for this ``sys.path``."""
     key = _answers_key(module, source, paths)
     if key is None:
         return None
     answers = _answers.get(key)
-    found = None if answers is None else answers.get(group)
+    found = None if answers is None else answers.get(section)
     if found is None and _record.load_saved:
-        name = _store_key(key)
+        name = _store_key(key, section[0])
         saved = _saved_answers.get(name)
         if saved is None:
             from . import _store
 
             saved = _saved_answers[name] = _store.load(name) or _store.NOTHING
         try:
-            raw = saved.decoded("g:" + group)
+            raw = saved.decoded(section)
             if raw is not None:
                 found = Answer(*raw)
-                _answers.setdefault(key, {})[group] = found
+                _answers.setdefault(key, {})[section] = found
         except Exception:  # replaced since it was opened, or not an answer: none
             found = None
     return found
 
 
 def _remember(
-    module: Any, source: Any, paths: list[str], group: str, checks: Any, rows: Any
+    module: Any,
+    source: Any,
+    paths: list[str],
+    section: str,
+    checks: Any,
+    rows: Any,
+    upto: int | None = None,
 ) -> None:
-    """Keep the answer just made (and save it at exit), if every entry can be replayed."""
+    """Keep the answer just made as ``section`` (and save it at exit), if every
+    entry can be replayed: the tables it came from are this process's (entry
+    points: ``_indexes``; names: ``_names``) and still of the entry's stamp."""
+    tables: Any = _indexes if section.startswith("g:") else _names
     states: list[Any] = []
-    for root in paths:
+    for root in paths[:upto]:
         if type(root) is not str:
             return
         if not os.path.isabs(root):
@@ -755,16 +780,19 @@ def _remember(
         except (FileNotFoundError, NotADirectoryError):
             states.append(None)
             continue
-        index = _indexes.get((source.__name__, _record.key_of(root)))
-        if index is None or index.stamp != stamp(st) or not _statmod.S_ISDIR(st.st_mode):
-            return  # changed since, or not an index this process holds: not kept
-        states.append(("dir", index.stamp, index.watch))
+        table = tables.get((source.__name__, _record.key_of(root)))
+        if table is None or table.stamp != stamp(st) or not _statmod.S_ISDIR(st.st_mode):
+            return  # changed since, or not a table this process holds: not kept
+        states.append(("dir", table.stamp, getattr(table, "watch", ())))
     key = _answers_key(module, source, paths)
     if key is None:
         return
     if len(_answers) > 64:
         _answers.clear()
-    _answers.setdefault(key, {})[group] = Answer(tuple(states), checks, rows)
+    answers = _answers.setdefault(key, {})
+    if section.startswith("n:") and len(answers) >= MAX_NAMES and section not in answers:
+        return
+    answers[section] = Answer(tuple(states), checks, rows)
     _unsaved.add(key)
     _record.flush_at_exit()
 
@@ -777,16 +805,23 @@ def _save_answers() -> None:
         try:
             key = _unsaved.pop()
             answers = _answers.get(key, {})
-            name = _store_key(key)
-            sections: dict[str, bytes] = {}
-            saved = _store.load(name) if _record.load_saved and key not in _dropped else None
-            if saved is not None:
-                sections.update(saved.items())
-            elif not answers and key not in _dropped:
-                continue
-            for group, answer in answers.items():
-                sections["g:" + group] = marshal.dumps((answer.states, answer.checks, answer.rows))
-            _store.save(name, sections)
+            for kind in ("g", "n"):
+                name = _store_key(key, kind)
+                mine = {k: v for k, v in answers.items() if k[0] == kind}
+                keep = _record.load_saved and key not in _dropped
+                if not mine and keep:
+                    continue  # nothing new, nothing to drop
+                sections: dict[str, bytes] = {}
+                saved = _store.load(name) if keep else None
+                if saved is not None:
+                    sections.update(saved.items())
+                for section, answer in mine.items():
+                    extra = _header_memo(key, answer) if kind == "n" else None
+                    saved_as = (answer.states, answer.checks, answer.rows, extra)
+                    sections[section] = marshal.dumps(saved_as)
+                if saved is not None and len(sections) > MAX_NAMES + 64:
+                    sections = {k: sections[k] for k in list(sections)[-MAX_NAMES:]}
+                _store.save(name, sections)
         except Exception as exc:
             if _log.enabled:
                 _log.debug(f"not saving answers: {exc!r}")
@@ -795,18 +830,42 @@ def _save_answers() -> None:
 _record.savers.append(_save_answers)
 
 
-def _find(module: Any, name: str) -> Any:
+def _header_memo(key: AnswersKey, answer: Answer) -> Any:
+    """The ``Name``/``Version`` memo this process has of the distribution found."""
+    from . import _members
+
+    number, child = answer.rows[0]
+    return _members._headers.get(str(_record.PATH_TYPE(key[3][number], child)))
+
+
+def _find(module: Any, query: tuple[Any, str]) -> Any:
     """The distribution ``Distribution.from_name(name)`` returns, ``None`` or
-    ``MISS``; ``module`` is the provider whose finder discovers."""
-    prepared = module.Prepared(name)
-    for root in list(sys.path):
-        table = _names_of(module, root)
+    ``MISS``; ``source`` is the provider whose finder discovers."""
+    source, name = query
+    paths = list(sys.path)
+    section = "n:" + name
+    answer = _answer(module, source, paths, section)
+    if answer is not None and answer.rows and answer.holds(paths):
+        number, child = answer.rows[0]
+        if _log.enabled:
+            _log.debug(f"from_name({name!r}): the answer kept for this sys.path")
+        path = _record.PATH_TYPE(paths[number], child)
+        memo = answer.extra
+        if type(memo) is tuple and len(memo) == 2 and type(memo[1]) is dict:
+            from . import _members
+
+            _members._headers.setdefault(str(path), memo)  # checked by stamp at each use
+        return source.PathDistribution(path)
+    prepared = source.Prepared(name)
+    for number, root in enumerate(paths):
+        table = _names_of(source, root)
         if table is MISS:
             return MISS
         if table is not None:
             child = table.find(prepared)
             if child is not None:
-                return module.PathDistribution(_record.PATH_TYPE(root, child))
+                _remember(module, source, paths, section, (), ((number, child),), number + 1)
+                return source.PathDistribution(_record.PATH_TYPE(root, child))
     return None  # not found: the native code raises, with its own context
 
 
@@ -888,7 +947,7 @@ def from_name_method(module: Any, native: Any, valid: Any = None) -> Any:
             _source(module) if plain and _patch.enabled and type(name) is str and name else None
         )
         if source is not None:
-            dist = _serve(_find, source, name)
+            dist = _serve(_find, module, (source, name))
             if dist is not MISS and dist is not None:
                 if valid is None:
                     return dist
