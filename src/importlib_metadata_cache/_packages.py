@@ -39,9 +39,11 @@ from . import _record
 from ._query import (
     CACHES,
     Stale,
-    _distrusted,
     _entry,
     _holds_no_metadata,
+    _keep,
+    _kept,
+    _listed,
     _stdlib_resolver_only,
 )
 from ._stamp import Stamp, now, settled, stamp
@@ -247,31 +249,24 @@ def _table(module: Any, root: object) -> Any:
         return entry
     assert type(root) is str
     key, current = entry
-    name = module.__name__
-    section = f"packages:{name}:table"
-    table = _tables.get((name, key))
-    if table is None or table.stamp != current:
-        table = None
-        if (name, key) not in _distrusted:
-            data = _record.saved_sections(key).get(section)
-            if data is not None:
-                table = Table(data)
-                if table.stamp != current:
-                    table = None
+    section = f"packages:{module.__name__}:table"
+
+    def load(saved: Any) -> Table | None:
+        data = saved.get(section)
+        return None if data is None else Table(data)
+
+    table = _kept(_tables, module, key, current, load)
     if table is not None:
-        _tables[(name, key)] = table
+        _tables[(module.__name__, key)] = table
         return table
-    lookup = _record.lookup_for(root, name, module.Lookup)
-    record = _record.records.get(key)
-    if lookup is MISS or record is None or not record.trusted:
+    listed = _listed(module, root, key)
+    if listed is None or not listed[1].trusted:
         return None if _holds_no_metadata(root, current) else MISS
+    lookup, record = listed
     data = _build(module, record, lookup, root)
     if data is None:
         return MISS
-    table = _tables[(name, key)] = Table(data)
-    record.indexes[section] = {section: data}
-    _record.mark_dirty(record)
-    return table
+    return _keep(_tables, module, record, section, {section: data}, Table(data))
 
 
 def _packages(module: Any, _arg: Any) -> Any:

@@ -275,6 +275,46 @@ def _entry(root: object) -> Any:
     return _record.key_of(root), stamp(st)
 
 
+def _kept(
+    cache: dict[tuple[str, str], Any], module: Any, key: str, current: Stamp, load: Any
+) -> Any:
+    """A table of entry ``key`` of stamp ``current``: the one this process keeps
+    in ``cache``, or else the one saved in the entry's record (``load(saved)``
+    makes it, or ``None`` if there is none), unless this entry's tables were
+    found stale here; ``None`` if there is none of that stamp."""
+    name = module.__name__
+    table = cache.get((name, key))
+    if table is not None and table.stamp == current:
+        return table
+    if (name, key) in _distrusted:
+        return None
+    table = load(_record.saved_sections(key))
+    return table if table is not None and table.stamp == current else None
+
+
+def _listed(module: Any, root: str, key: str) -> Any:
+    """``(lookup, record)`` of entry ``root`` listed now (from its record while
+    its stamp holds), or ``None`` if the native code must list it."""
+    lookup = _record.lookup_for(root, module.__name__, module.Lookup)
+    record = _record.records.get(key)
+    return None if lookup is MISS or record is None else (lookup, record)
+
+
+def _keep(
+    cache: dict[tuple[str, str], Any],
+    module: Any,
+    record: Any,
+    prefix: str,
+    sections: Any,
+    table: Any,
+) -> Any:
+    """Keep a table just built: in ``cache``, and in the record (saved with it)."""
+    cache[(module.__name__, record.path)] = table
+    record.indexes[prefix] = sections
+    _record.mark_dirty(record)
+    return table
+
+
 def _index(module: Any, root: object) -> Any:
     """The index of ``root``, ``None`` if it holds nothing, or ``MISS``."""
     entry = _entry(root)
@@ -282,36 +322,28 @@ def _index(module: Any, root: object) -> Any:
         return entry
     assert type(root) is str
     key, current = entry
-    name = module.__name__
     prefix = f"index:{provider_id(module)}:"
-    index = _indexes.get((name, key))
-    if index is None or index.stamp != current:
-        index = None
-        if (name, key) not in _distrusted:
-            saved = _record.saved_sections(key)
-            if prefix + "meta" in saved:
-                index = Index(prefix, saved)
-                if index.stamp != current:
-                    index = None
+
+    def load(saved: Any) -> Index | None:
+        return Index(prefix, saved) if prefix + "meta" in saved else None
+
+    index = _kept(_indexes, module, key, current, load)
     if index is not None and index.fresh():
-        _indexes[(name, key)] = index
+        _indexes[(module.__name__, key)] = index
         record = _record.records.get(key)
         if record is not None:
             record.hits += 1  # served without listing or reading anything
         return index
-    lookup = _record.lookup_for(root, name, module.Lookup)
-    record = _record.records.get(key)
-    if lookup is MISS or record is None or not record.trusted:
+    listed = _listed(module, root, key)
+    if listed is None or not listed[1].trusted:
         # Changed a moment ago (a script's directory just written to): served
         # all the same if it holds no metadata at all.
         return None if _holds_no_metadata(root, current) else MISS
+    lookup, record = listed
     sections = _build(module, record, lookup, prefix)
     if sections is None:
         return MISS
-    index = _indexes[(name, key)] = Index(prefix, sections)
-    record.indexes[prefix] = sections
-    _record.mark_dirty(record)
-    return index
+    return _keep(_indexes, module, record, prefix, sections, Index(prefix, sections))
 
 
 class Names:
@@ -372,25 +404,24 @@ def _names_of(module: Any, root: object) -> Any:
         return entry
     assert type(root) is str
     key, current = entry
-    name = module.__name__
     prefix = f"names:{provider_id(module)}:"
-    table = _names.get((name, key))
-    if table is None or table.stamp != current:
-        saved = _record.saved_sections(key)
-        table = Names(prefix, saved) if prefix + "meta" in saved else None
-        if table is None or table.stamp != current:
-            lookup = _record.lookup_for(root, name, module.Lookup)
-            record = _record.records.get(key)
-            if lookup is MISS or record is None or record.stamp != current:
-                return MISS
-            sections = Names.build(prefix, current, lookup)
-            table = Names(prefix, sections)
-            if not record.trusted:
-                return table  # just listed; listed again at the next query
-            record.indexes[prefix] = sections
-            _record.mark_dirty(record)
-        _names[(name, key)] = table
-    return table
+
+    def load(saved: Any) -> Names | None:
+        return Names(prefix, saved) if prefix + "meta" in saved else None
+
+    table = _kept(_names, module, key, current, load)
+    if table is not None:
+        _names[(module.__name__, key)] = table
+        return table
+    listed = _listed(module, root, key)
+    if listed is None or listed[1].stamp != current:
+        return MISS
+    lookup, record = listed
+    sections = Names.build(prefix, current, lookup)
+    table = Names(prefix, sections)
+    if not record.trusted:
+        return table  # just listed; listed again at the next query
+    return _keep(_names, module, record, prefix, sections, table)
 
 
 #: Stamps of relative entries' directories seen holding no metadata.
