@@ -1255,6 +1255,7 @@ def test_a_record_others_could_have_written_is_ignored(
         pytest.skip("chown to another uid needs root")
     site = make_site(tmp_path / "site")
     query(site, store)
+    query(site, store)  # answers are kept by a process that loaded the records
     if which == "record":
         rec = record_file(store, site)
         for derived in answers_files(store):  # made from the record: made again from it
@@ -1918,7 +1919,9 @@ def test_a_group_answer_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: 
     changes one of those sends it back to the indexes, whose answer is right."""
     site = make_site(tmp_path / "site")
     other = make_site(tmp_path / "other", sites.dist_info("omega", "1.0"))
-    query(site, store)
+    query(site, store)  # builds and saves the records
+    assert not [n for n in os.listdir(store) if n.startswith("answers-")]
+    query(site, store)  # loads them: keeps the answers made of them
     assert [n for n in os.listdir(store) if n.startswith("answers-")]
     expected = uncached(site, store)
     data, proc = query(site, store, debug=True)
@@ -1933,9 +1936,10 @@ def test_a_group_answer_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: 
     def check(**kw: Any) -> str:
         data, proc = query(site, store, debug=True, **kw)
         assert data["answers"] == uncached(site, store, **kw)
-        again, proc2 = query(site, store, debug=True, **kw)
+        query(site, store, **kw)  # loads the records saved by the first: keeps the answer
+        again, proc3 = query(site, store, debug=True, **kw)
         assert again["answers"] == data["answers"]
-        assert REPLAYED in proc2.stderr  # kept again, and replayed
+        assert REPLAYED in proc3.stderr  # kept again, and replayed
         return proc.stderr
 
     # A distribution in the answer replaced (its directory's stamp).
@@ -2014,7 +2018,8 @@ def test_a_search_by_name_is_kept_in_one_file_per_sys_path(tmp_path: Path, store
     site = make_site(tmp_path / "site")
     early = make_site(tmp_path / "early", sites.dist_info("unrelated", "1.0"))
     paths = [early, site]
-    query(site, store, paths=paths)
+    query(site, store, paths=paths)  # builds and saves the records
+    query(site, store, paths=paths)  # loads them: keeps the answers made of them
     data, proc = query(site, store, debug=True, paths=paths)
     assert "from_name('alpha'): the answer kept for this sys.path" in proc.stderr
     assert data["answers"] == uncached(site, store, paths=paths)
@@ -2029,6 +2034,7 @@ def test_a_search_by_name_is_kept_in_one_file_per_sys_path(tmp_path: Path, store
     # It goes: the one of the later entry is found again.
     shutil.rmtree(Path(early) / "alpha-7.0.dist-info")
     settle()
+    query(site, store, paths=paths)
     query(site, store, paths=paths)
     data, proc = query(site, store, debug=True, paths=paths)
     assert data["answers"] == uncached(site, store, paths=paths)

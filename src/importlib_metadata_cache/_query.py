@@ -198,8 +198,16 @@ def _build(module: Any, record: Any, lookup: Any, prefix: str) -> dict[str, byte
             watch.append((where, dist_stamp))
             if _statmod.S_ISDIR(dist_st.st_mode):
                 watch.append((eps_file, eps_stamp))
+        elif os.path.islink(eps_file):
+            # A symlink farm (Nix, Spack, stow): the file's target may be
+            # replaced while the *.dist-info keeps its stamp.
+            watch.append((eps_file, eps_stamp))
         triples = tuple((ep.name, ep.value, ep.group) for ep in from_text(text))
         if has_metadata is not None:
+            for meta in ("METADATA", "PKG-INFO"):  # what has_metadata looks at, if symlinks
+                meta_file = os.path.join(where, meta)
+                if os.path.islink(meta_file):
+                    watch.append((meta_file, _stamp_or_none(meta_file)))
             if not has_metadata(module.PathDistribution(path)):
                 invalid += 1
             elif name in seen:
@@ -464,6 +472,10 @@ def _holds_no_metadata(root: str, current: Stamp) -> bool:
     return True
 
 
+def _store_ident(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 #: Provider name -> the name its saved tables are filed under.
 _provider_ids: dict[str, str] = {}
 
@@ -670,10 +682,16 @@ class Answer:
                     except (FileNotFoundError, NotADirectoryError):
                         continue
                     return False
-                kind, expected, watch = state
+                kind, expected, watch, *made_from = state
                 if stamp(os.stat(root or ".")) != expected:
                     return False
                 if kind == "dir":
+                    # The record file the tables came from is still that one:
+                    # a process that rebuilt them (invalidate_caches(), a
+                    # stale index) replaced it, and the answer goes with it.
+                    record_path, ident = made_from
+                    if _store_ident(os.stat(record_path)) != tuple(ident):
+                        return False
                     for path, watched in watch:
                         try:
                             current: Stamp | None = stamp(os.stat(path))
@@ -811,20 +829,27 @@ def _remember(
         except (FileNotFoundError, NotADirectoryError):
             states.append(None)
             continue
-        table = tables.get((source.__name__, _record.key_of(root)))
+        key = _record.key_of(root)
+        table = tables.get((source.__name__, key))
         if table is None or table.stamp != stamp(st) or not _statmod.S_ISDIR(st.st_mode):
             return  # changed since, or not a table this process holds: not kept
-        states.append(("dir", table.stamp, getattr(table, "watch", ())))
-    key = _answers_key(module, source, paths)
-    if key is None:
+        record_file = _record._saved.get(key)
+        if record_file is None or not record_file.path:
+            return  # no record file yet: kept once a process has loaded it saved
+        made_from = (record_file.path, record_file.ident)
+        if getattr(table, "_source", None) is not record_file:
+            return  # built here: the same
+        states.append(("dir", table.stamp, getattr(table, "watch", ()), *made_from))
+    answers_key = _answers_key(module, source, paths)
+    if answers_key is None:
         return
     if len(_answers) > 64:
         _answers.clear()
-    answers = _answers.setdefault(key, {})
+    answers = _answers.setdefault(answers_key, {})
     if section.startswith("n:") and len(answers) >= MAX_NAMES and section not in answers:
         return
     answers[section] = Answer(tuple(states), checks, rows)
-    _unsaved.add(key)
+    _unsaved.add(answers_key)
     _record.flush_at_exit()
 
 

@@ -275,6 +275,16 @@ class Saved:
     def __contains__(self, name: str) -> bool:
         return name in self._toc
 
+    @property
+    def path(self) -> str:
+        """The file's path (``""`` for ``NOTHING``)."""
+        return self._path
+
+    @property
+    def ident(self) -> tuple[int, ...]:
+        """The file's ``(st_dev, st_ino, st_size, st_mtime_ns)`` when it was opened."""
+        return self._ident
+
     def names(self) -> list[str]:
         return list(self._toc)
 

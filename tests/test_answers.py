@@ -1,0 +1,230 @@
+"""Answers kept per ``sys.path`` across processes, against the cache off.
+
+Found by a bug hunt: each test compares, in fresh processes, the cached answer
+with the answer of a process with the cache off (``IMPORTLIB_METADATA_CACHE=0``),
+in native order, after a change the kept answers must not outlive (the records
+rebuilt by ``importlib.invalidate_caches()`` elsewhere; symlinked metadata files
+whose targets change). The backport tests need importlib_metadata 10.x
+importable (the tox backport envs), or ``IMC_HUNT_BACKPORT``: a directory
+holding it and its dependencies, to put on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+GROUP = "imc.hunt2"
+
+
+def _backport_dir() -> str:
+    """Where the backport is installed (with its dependencies), if anywhere."""
+    import importlib.util
+
+    found = os.environ.get("IMC_HUNT_BACKPORT")
+    if found:
+        return found
+    spec = importlib.util.find_spec("importlib_metadata")
+    if spec is None or spec.origin is None:
+        return ""
+    return str(Path(spec.origin).parent.parent)
+
+
+BACKPORT_DIR = _backport_dir()
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    args = json.loads(sys.argv[1])
+    from importlib_metadata_cache import _startup
+    if args["cached"]:
+        _startup.activate()
+    import importlib.metadata as std
+    mods = {"std": std}
+    if args["backport"]:
+        import importlib_metadata
+        mods["bp"] = importlib_metadata
+    sys.path[:0] = args["paths"]
+
+    def version(dist):
+        try:
+            return dist.version
+        except Exception as exc:
+            return type(exc).__name__
+
+    out = []
+    for step in args["steps"]:
+        if step[0] == "exec":
+            exec(step[1])
+            continue
+        _, provider, params = step
+        found = mods[provider].entry_points(**params)
+        if isinstance(found, dict):  # 3.10/3.11 SelectableGroups, no parameters
+            found = [ep for eps in found.values() for ep in eps]
+        out.append([
+            [ep.name, ep.value, str(ep.dist._path), version(ep.dist)]
+            for ep in found
+        ])
+    print(json.dumps(out))
+    """
+)
+
+
+def run(
+    store: Path, paths: list[str], steps: list[Any], *, cached: bool = True, backport: bool = False
+) -> Any:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "IMPORTLIB_METADATA_CACHE"))
+    }
+    env["PYTHONPATH"] = str(SRC) + (os.pathsep + BACKPORT_DIR if backport else "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["IMPORTLIB_METADATA_CACHE_SETTLE_MS"] = "50"
+    env["IMPORTLIB_METADATA_CACHE_DIR"] = str(store)
+    if not cached:
+        env["IMPORTLIB_METADATA_CACHE"] = "0"
+    args = {"paths": paths, "steps": steps, "cached": cached, "backport": backport}
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", SCRIPT, json.dumps(args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def settle() -> None:
+    time.sleep(0.15)
+
+
+def dist(root: Path, name: str, version: str, eps: dict[str, str], group: str = GROUP) -> Path:
+    where = root / f"{name}-{version}.dist-info"
+    where.mkdir(parents=True)
+    (where / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    if eps:
+        lines = "".join(f"{k} = {v}\n" for k, v in eps.items())
+        (where / "entry_points.txt").write_text(f"[{group}]\n{lines}")
+    return where
+
+
+def assert_same(store: Path, paths: list[str], steps: list[Any], backport: bool = False) -> None:
+    on = run(store, paths, steps, backport=backport)
+    off = run(store, paths, steps, cached=False, backport=backport)
+    assert on == off
+
+
+def _have_backport10() -> bool:
+    init = Path(BACKPORT_DIR, "importlib_metadata", "__init__.py")
+    return init.is_file() and "_safe_has_metadata" in init.read_text()
+
+
+needs_backport10 = pytest.mark.skipif(
+    not _have_backport10() or sys.version_info < (3, 9),
+    reason="needs importlib_metadata 10.x in IMC_HUNT_BACKPORT",
+)
+
+
+def test_invalidate_caches_in_an_earlier_process_heals_the_saved_answers(tmp_path: Path) -> None:
+    """The blind spot (a dist outside the answer gains entry points of the group
+    by a file replaced in its *.dist-info) is documented to heal after
+    ``importlib.invalidate_caches()``: a process calling it rebuilds and re-saves
+    the records, but the answers saved for the sys.path are kept and replayed by
+    every later process (their checks all pass), so the answer stays stale."""
+    store, site = tmp_path / "store", tmp_path / "site"
+    dist(site, "alpha", "1.0", {"a1": "x:y"})
+    beta = dist(site, "beta", "1.0", {"b1": "x:y"}, group="other")
+    settle()
+    group = [["eps", "std", {"group": GROUP}]]
+    run(store, [str(site)], group)
+    run(store, [str(site)], group)  # the answers file is there
+    eps = beta / "entry_points.txt"
+    eps.with_name("new").write_text(f"[{GROUP}]\nb2 = x:y\n")
+    os.replace(eps.with_name("new"), eps)
+    settle()
+    invalidate = ["exec", "import importlib; importlib.invalidate_caches()"]
+    healed = run(store, [str(site)], [invalidate, ["eps", "std", {}]])
+    assert "b2" in [ep[0] for ep in healed[0]]  # records rebuilt, and saved at exit
+    assert run(store, [str(site)], [["eps", "std", {"name": "b2"}]])[0]  # the index healed
+    # ... but the answer saved for the sys.path is replayed:
+    assert_same(store, [str(site)], group)
+
+
+def test_invalidate_caches_right_after_an_in_place_edit(tmp_path: Path) -> None:
+    """A tool rewrites entry_points.txt in place and calls invalidate_caches()
+    at once: its own query is right (native, the file is not settled), the
+    records are rebuilt, but the saved answer stays and later processes replay it."""
+    store, site = tmp_path / "store", tmp_path / "site"
+    alpha = dist(site, "alpha", "1.0", {"a1": "x:y"})
+    settle()
+    group = [["eps", "std", {"group": GROUP}]]
+    run(store, [str(site)], group)
+    run(store, [str(site)], group)
+    edit = f"open({str(alpha / 'entry_points.txt')!r}, 'r+').write('[{GROUP}]\\na2 = x:y\\n')"
+    mine = run(
+        store,
+        [str(site)],
+        [["exec", edit], ["exec", "import importlib; importlib.invalidate_caches()"], *group],
+    )
+    assert [ep[0] for ep in mine[0]] == ["a2"]
+    settle()
+    assert_same(store, [str(site)], group)
+
+
+def test_symlinked_entry_points_txt_whose_target_is_replaced(tmp_path: Path) -> None:
+    """entry_points.txt a symlink (symlink farms: Nix/Guix/Spack views, stow) to a
+    file that is replaced: the *.dist-info's stamp is unchanged; a symlinked
+    *.dist-info is watched, a symlinked file in one is not."""
+    store, site = tmp_path / "store", tmp_path / "site"
+    where = dist(site, "pp", "1.0", {"p1": "x:y"})
+    target = tmp_path / "eps.txt"
+    os.replace(where / "entry_points.txt", target)
+    os.symlink(target, where / "entry_points.txt")
+    settle()
+    group = [["eps", "std", {"group": GROUP}]]
+    run(store, [str(site)], group)
+    run(store, [str(site)], group)
+    (tmp_path / "new").write_text(f"[{GROUP}]\np2 = x:y\n")
+    os.replace(tmp_path / "new", target)
+    assert_same(store, [str(site)], group)
+
+
+@needs_backport10
+@pytest.mark.parametrize("shadowing", [False, True])
+def test_backport10_symlinked_metadata_whose_target_goes(tmp_path: Path, shadowing: bool) -> None:
+    """importlib_metadata 10 puts distributions without metadata last
+    (``_prefer_valid``, ``_has_metadata``: ``METADATA``.exists(), which follows a
+    symlink). A METADATA symlink whose target goes leaves the *.dist-info's
+    stamp unchanged: the counted index (``invalid``) and the saved answer
+    keep the old order / shadowing."""
+    store = tmp_path / "store"
+    first, second = tmp_path / "first", tmp_path / "second"
+    if shadowing:
+        victim = dist(first, "sh", "1.0", {})
+        dist(second, "sh", "2.0", {"s2": "x:y"})
+        paths = [str(first), str(second)]
+    else:
+        victim = dist(first, "pp", "1.0", {"p1": "x:y"})
+        dist(first, "qq", "1.0", {"q1": "x:y"})
+        paths = [str(first)]
+    target = tmp_path / "METADATA.target"
+    os.replace(victim / "METADATA", target)
+    os.symlink(target, victim / "METADATA")
+    settle()
+    steps = [["eps", "bp", {"group": GROUP}]]
+    run(store, paths, steps, backport=True)
+    run(store, paths, steps, backport=True)
+    target.unlink()
+    assert_same(store, paths, steps, backport=True)
