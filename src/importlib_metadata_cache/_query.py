@@ -953,7 +953,10 @@ def validity(module: Any) -> Any:
 
     Told by the names its code uses: the backport 10 calls
     ``_safe_has_metadata(dist)`` (a ``stat``); 9.x asks for ``dist.metadata``
-    and counts only ``MetadataNotFound`` against it (any other error is raised).
+    and counts only ``MetadataNotFound`` against it (any other error is raised),
+    which its ``metadata`` raises when no metadata text is found, before it
+    parses one (with the ``email`` parser, which registers defects rather than
+    raising): so the texts are read, as natively, and not parsed.
     """
     try:
         names = module.Distribution._prefer_valid.__code__.co_names
@@ -976,7 +979,23 @@ def validity(module: Any) -> Any:
                 return False
             return True
 
-        return has_metadata
+        reads = ("read_text", "_assemble_message", "_ensure_metadata_present")
+        try:
+            plain = (
+                module.Distribution.metadata.fget.__code__.co_names == reads
+                and module.Distribution._ensure_metadata_present.__code__.co_names
+                == ("MetadataNotFound",)
+            )
+        except AttributeError:
+            plain = False
+        if not plain:
+            return has_metadata
+
+        def has_metadata_text(dist: Any) -> bool:
+            text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or dist.read_text("")
+            return text is not None
+
+        return has_metadata_text
     return None
 
 
