@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import importlib
 import os
-import site
+import site as _site
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def native_fresh(module: Any) -> None:
 #: The interpreter's own site dirs (pytest, hypothesis, ...): left out of the
 #: per-test snapshots, which then cover the test's layout alone and stay fast.
 #: ``verify`` and the integration tests compare whole real environments.
-SITE_DIRS = frozenset([*site.getsitepackages(), site.getusersitepackages()])
+SITE_DIRS = frozenset([*_site.getsitepackages(), _site.getusersitepackages()])
 
 
 def differences(module: Any) -> list[str]:
@@ -142,6 +143,23 @@ def syspath(tmp_path: Any) -> Iterator[list[str]]:
     finally:
         sys.path[:] = saved
         _record.clear()
+
+
+#: Seconds a test waits for what it just wrote to settle (longer than ``SETTLE_MS``).
+SETTLE = 0.06
+
+
+def settle() -> None:
+    time.sleep(SETTLE)
+
+
+@pytest.fixture
+def site(tmp_path: Path, syspath: list[str]) -> Path:
+    """A fresh site directory, first on ``sys.path``."""
+    root = tmp_path / "site"
+    root.mkdir()
+    syspath.insert(0, str(root))
+    return root
 
 
 def indexes_serve(module: Any) -> str | None:

@@ -12,31 +12,16 @@ import importlib
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import indexes_serve, tables_serve
+from conftest import indexes_serve, settle, tables_serve
 from importlib_metadata_cache import _record
 from sites import build, build_zip, dist_info, metadata
 
-SETTLE = 0.06  # longer than the tests' settle window (conftest.SETTLE_MS)
-
 EPS = "[console_scripts]\ntool = pkg.cli:main\n\n[imc.plugins]\nalpha = pkg.alpha:Plugin [extra]\n"
-
-
-def settle() -> None:
-    time.sleep(SETTLE)
-
-
-@pytest.fixture
-def site(tmp_path: Path, syspath: list[str]) -> Path:
-    root = tmp_path / "site"
-    root.mkdir()
-    syspath.insert(0, str(root))
-    return root
 
 
 def check_now_and_settled(differential: Any, provider: Any) -> None:

@@ -8,28 +8,13 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import tables_serve
+from conftest import settle, tables_serve
 from sites import build, dist_info, metadata
-
-SETTLE = 0.06
-
-
-def settle() -> None:
-    time.sleep(SETTLE)
-
-
-@pytest.fixture
-def site(tmp_path: Path, syspath: list[str]) -> Path:
-    root = tmp_path / "site"
-    root.mkdir()
-    syspath.insert(0, str(root))
-    return root
 
 
 def _rewrite(target: Path, text: str) -> None:
