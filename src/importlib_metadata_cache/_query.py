@@ -47,7 +47,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from . import _log, _record
+from . import _log, _record, _store
 from ._stamp import Stamp, now, settled, stamp
 
 __all__ = ["entry_points_function"]
@@ -472,10 +472,6 @@ def _holds_no_metadata(root: str, current: Stamp) -> bool:
     return True
 
 
-def _store_ident(st: os.stat_result) -> tuple[int, ...]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 #: Provider name -> the name its saved tables are filed under.
 _provider_ids: dict[str, str] = {}
 
@@ -690,7 +686,7 @@ class Answer:
                     # a process that rebuilt them (invalidate_caches(), a
                     # stale index) replaced it, and the answer goes with it.
                     record_path, ident = made_from
-                    if _store_ident(os.stat(record_path)) != tuple(ident):
+                    if _store._ident(os.stat(record_path)) != tuple(ident):
                         return False
                     for path, watched in watch:
                         try:
@@ -765,8 +761,6 @@ def _answers_key(module: Any, source: Any, paths: list[str]) -> AnswersKey | Non
 def _store_key(key: AnswersKey, kind: str) -> str:
     """The store key of the answers of ``kind`` (``g``: groups, ``n``: names):
     two files, so that a group's answer is read without the names'."""
-    from . import _store
-
     return f"{_store.DIGESTED}{kind}:{key[0]}:{key[1]}:{key[2]}:" + "\0".join(key[3])
 
 
@@ -785,8 +779,6 @@ def _answer(module: Any, source: Any, paths: list[str], section: str) -> Answer 
         name = _store_key(key, section[0])
         saved = _saved_answers.get(name)
         if saved is None:
-            from . import _store
-
             saved = _saved_answers[name] = _store.load(name) or _store.NOTHING
         try:
             raw = saved.decoded(section)
@@ -855,8 +847,6 @@ def _remember(
 
 def _save_answers() -> None:
     """Save the answers learnt in this process, with those saved before. Never raises."""
-    from . import _store
-
     while _unsaved:
         try:
             key = _unsaved.pop()
