@@ -1909,6 +1909,61 @@ def test_a_large_memo_is_read_one_bucket_at_a_time(
         assert text in third.memo("messages", text), text
 
 
+def test_a_loop_over_many_buckets_reads_their_family_once(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop over every distribution (pluggy's, flake8's) asks for many
+    buckets of a memo and many ``headers:*`` sections: after a few reads one by
+    one, the rest of that family of sections comes from one read of the file,
+    and every bucket decodes to what was saved. A file replaced after that read
+    is not read again for that family (what was read is a consistent copy of the
+    old file); a family not read yet is then refused, as before."""
+    key = str(tmp_path / "site")
+    record = _record.Record(key)
+    record.stamp = (1, 2, 3, 4)
+    record.children = tuple(f"pkg{i:04d}-1.0.dist-info" for i in range(600))
+    record.trusted = True
+    texts = [f"Metadata-Version: 2.1\nName: pkg{i:04d}\nVersion: 1.{i}\n\n" for i in range(300)]
+    for text in texts:
+        record.memo("messages", text)[text] = (("Name", text[28:35]),)
+    for i in range(300):
+        record.headers[f"pkg{i:04d}-1.0.dist-info"] = ((1, i, 0, 0, 0), {"Version": f"1.{i}"})
+    assert _store.save(key, record.payload())
+
+    saved = _store.load(key)
+    assert saved is not None
+    reads: list[int] = []
+    read = _store.Saved._read
+
+    def counted(self: Any, offset: int, length: int) -> bytes:
+        reads.append(length)
+        return read(self, offset, length)
+
+    monkeypatch.setattr(_store.Saved, "_read", counted)
+    again = _record.Record(key)
+    again.restore(saved)
+    for i, text in enumerate(texts):
+        assert again.memo("messages", text)[text] == (("Name", f"pkg{i:04d}"),), i
+    memo_reads = len(reads)
+    buckets = len(again.memos)
+    assert buckets > 100 and 0 < memo_reads <= 8, (buckets, reads)  # not one per bucket
+    for i in range(300):
+        memo = _record.saved_header(saved, f"pkg{i:04d}-1.0.dist-info")
+        assert memo == ((1, i, 0, 0, 0), {"Version": f"1.{i}"}), i
+    families = {name for name in saved.names() if name.startswith("headers:")}
+    assert len(families) == 64 and len(reads) - memo_reads <= 8, reads
+
+    # The file replaced: the families read whole still answer; a new read refuses.
+    record.headers.clear()
+    record.memos.clear()
+    record.layouts.clear()
+    record.memo("parsed:x", "a")["a"] = ()
+    assert _store.save(key, record.payload())
+    assert again.memo("messages", texts[5])[texts[5]] == (("Name", "pkg0005"),)
+    with pytest.raises(OSError):
+        saved.get("record")
+
+
 REPLAYED = f"entry_points(group={GROUP!r}): the answer kept for this sys.path"
 
 

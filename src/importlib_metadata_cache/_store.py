@@ -254,6 +254,7 @@ class Saved:
         "_ident",
         "_path",
         "_prefix",
+        "_reads",
         "_site",
         "_start",
         "_toc",
@@ -271,6 +272,9 @@ class Saved:
         self._broken = False
         self._decoded: dict[str, Any] = {}
         self._all: dict[str, bytes] | None = None
+        # family of sections -> how many were read one by one, or (where it
+        # starts in the file, all of it) once read whole
+        self._reads: dict[str, int | tuple[int, bytes]] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._toc
@@ -303,7 +307,7 @@ class Saved:
             return self._prefix[start:end]
         if self._all is not None:
             return self._all[name]
-        return self._read(start, end - start)
+        return self._read_in(name, start, end - start)
 
     def part(self, name: str, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset`` inside section ``name`` (one bucket of
@@ -317,7 +321,32 @@ class Saved:
         start = self._start + where[0] + offset
         if start + length <= len(self._prefix):
             return self._prefix[start : start + length]
-        return self._read(start, length)
+        return self._read_in(name, start, length)
+
+    def _read_in(self, name: str, start: int, length: int) -> bytes:
+        """``_read`` for (a part of) section ``name``: after ``WHOLE_AFTER`` reads
+        in its family (``headers:*``, the buckets of ``messages:data``, ...),
+        which a loop over many distributions makes, the whole family is read
+        once and later reads are slices of it, not an open, a stat and a read."""
+        family = name.rpartition(":")[0] or name
+        done = self._reads.get(family, 0)
+        if type(done) is tuple:
+            at, data = done
+            if at <= start and start + length <= at + len(data):
+                return data[start - at : start - at + length]
+            return self._read(start, length)
+        if done + 1 < WHOLE_AFTER:
+            self._reads[family] = done + 1
+            return self._read(start, length)
+        spans = [
+            (offset, offset + size)
+            for section, (offset, size) in self._toc.items()
+            if (section.rpartition(":")[0] or section) == family
+        ]
+        at = self._start + min(first for first, _last in spans)
+        data = self._read(at, self._start + max(last for _first, last in spans) - at)
+        self._reads[family] = (at, data)
+        return data[start - at : start - at + length]
 
     def _read(self, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset`` of the file, if it is still the one opened."""
@@ -362,6 +391,9 @@ class Saved:
             }
         return list(self._all.items())
 
+
+#: Sections (or parts) of one family read one by one before the whole family is.
+WHOLE_AFTER = 4
 
 #: No saved file: no sections.
 NOTHING = Saved("", False, (), b"", {}, 0)
