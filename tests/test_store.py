@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import itertools
 import json
+import marshal
 import os
 import pwd
 import random
@@ -651,7 +652,7 @@ def test_a_section_of_a_file_replaced_since_it_was_opened_is_not_read(
     saved = _store.load(key_of(site))
     assert saved is not None
     toc, start, prefix = saved._toc, saved._start, saved._prefix
-    far = [n for n, (at, size) in toc.items() if start + at + size > len(prefix)]
+    far = [n for n, (at, size, _crc) in toc.items() if start + at + size > len(prefix)]
     assert far, "every section was within the first bytes read"
     assert saved.get(far[0])  # read from the file, which has not changed
     sites.build(tmp_path / "site", sites.dist_info("late", "1.0"))
@@ -1106,7 +1107,9 @@ def _old_format(data: bytes, other: bytes) -> bytes:
 
 def _sections(data: bytes) -> tuple[str, dict[str, bytes]]:
     key, _tag, toc, start = _store.unpack_head(data)
-    return key, {name: data[start + at : start + at + size] for name, (at, size) in toc.items()}
+    return key, {
+        name: data[start + at : start + at + size] for name, (at, size, _crc) in toc.items()
+    }
 
 
 def _foreign_tag(data: bytes, other: bytes) -> bytes:
@@ -1159,6 +1162,52 @@ def test_a_bad_record_file_is_a_miss_and_gets_replaced(
     assert again["answers"] == expected
 
 
+def _snapshot(store: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in store.iterdir() if p.name.endswith(".rec")}
+
+
+def _restore(store: Path, files: dict[str, bytes]) -> None:
+    for path in store.iterdir():
+        if path.name.endswith(".rec") and path.name not in files:
+            path.unlink()
+    for name, data in files.items():
+        (store / name).write_bytes(data)
+        (store / name).chmod(0o600)
+
+
+def test_a_bit_flipped_in_a_saved_file_is_never_an_answer(tmp_path: Path, store: Path) -> None:
+    """One bit flipped on the disk, in the head or in any section of a record
+    file or of a file of answers, would decode to another name, import path or
+    stamp: it fails that part's checksum, and the answers are the uncached ones
+    (the file is a miss, and is removed). Each flip is tried on the same store."""
+    site = make_site(tmp_path / "site")
+    query(site, store)  # the records
+    query(site, store)  # the answers, made from the loaded records
+    expected = uncached(site, store)
+    files = _snapshot(store)
+    assert any(name.startswith("answers-") for name in files), sorted(files)
+    flips = caught = 0
+    for name, data in sorted(files.items()):
+        _key, _tag, toc, start = _store.unpack_head(data)
+        places = [("head", _store.HEAD_AT + 3)] + [
+            (section, start + at + size // 2) for section, (at, size, _crc) in toc.items() if size
+        ]
+        for section, where in places:
+            flipped = bytearray(data)
+            flipped[where] ^= 0x04
+            _restore(store, {**files, name: bytes(flipped)})
+            got, proc = query(site, store, debug=True)
+            assert got["answers"] == expected, (name, section)
+            flips += 1
+            if "fails its checksum" in proc.stderr:
+                caught += 1
+                assert not (store / name).exists() or (store / name).read_bytes() != flipped
+    assert flips > 10 and caught > 5, (flips, caught)
+    _restore(store, files)
+    again, _proc = query(site, store)
+    assert again["answers"] == expected
+
+
 def test_a_fifo_in_the_store_does_not_hang(tmp_path: Path, store: Path) -> None:
     """A FIFO where a record file should be is a miss, not a hang."""
     site = make_site(tmp_path / "site")
@@ -1176,13 +1225,29 @@ EVIL = ["evil_hook", "os:system"]
 def poison(path: Path) -> None:
     """Make a valid record name ``evil_hook = os:system`` for alpha: same-length edits.
 
-    Format-agnostic: every copy of the entry point's name and value (in the
-    cached ``entry_points.txt`` text, in any index) is replaced byte for byte,
-    so lengths and structure stay valid. The control query proves it took.
+    Every copy of the entry point's name and value (in the cached
+    ``entry_points.txt`` text, in any index or memo) is replaced byte for byte,
+    and the checksums are made again (of the sections, and of the buckets in
+    each memo's table), as an attacker able to write the file would: the
+    checksums catch corruption, the trust checks catch others' files. The
+    control query proves it took.
     """
     data = path.read_bytes()
     assert data.count(b"alpha_cli") and data.count(b"alpha:run")
-    path.write_bytes(data.replace(b"alpha_cli", b"evil_hook").replace(b"alpha:run", b"os:system"))
+    key, sections = _sections(data)
+    sections = {
+        name: part.replace(b"alpha_cli", b"evil_hook").replace(b"alpha:run", b"os:system")
+        for name, part in sections.items()
+    }
+    for name in [n for n in sections if n.endswith(":toc")]:
+        memo = name[: -len("toc")] + "data"
+        count, toc = marshal.loads(sections[name])
+        blob = sections[memo]
+        toc = {
+            n: (at, size, _store.crc32(blob[at : at + size])) for n, (at, size, _c) in toc.items()
+        }
+        sections[name] = marshal.dumps((count, toc))
+    path.write_bytes(_store.pack(key, sections))
 
 
 def _chown_file(store: Path, rec: Path, elsewhere: Path) -> Path:
@@ -1887,9 +1952,9 @@ def test_a_large_memo_is_read_one_bucket_at_a_time(
     reads: list[int] = []
     part = _store.Saved.part
 
-    def counted(self: Any, name: str, offset: int, length: int) -> bytes:
+    def counted(self: Any, name: str, offset: int, length: int, crc: int) -> bytes:
         reads.append(length)
-        return part(self, name, offset, length)
+        return part(self, name, offset, length, crc)
 
     monkeypatch.setattr(_store.Saved, "part", counted)
     again = _record.Record(key)

@@ -91,8 +91,8 @@ class Record:
         # "<memo section>:<bucket>" -> that bucket of the memo, e.g. for
         # "parsed:<provider>": {entry_points.txt text: ((name, value, group), ...)}
         self.memos: dict[str, dict[Any, Any]] = {}
-        # memo section -> (number of buckets, {bucket: (offset, length) in its data})
-        self.layouts: dict[str, tuple[int, dict[int, tuple[int, int]]]] = {}
+        # memo section -> (number of buckets, {bucket: (offset, length, CRC-32) in its data})
+        self.layouts: dict[str, tuple[int, dict[int, tuple[int, int, int]]]] = {}
 
     def payload(self) -> dict[str, bytes]:
         """What is persisted: ``marshal``-ed sections, decoded only when needed."""
@@ -118,7 +118,7 @@ class Record:
             saved_data = sections.get(f"{section}:data")
             parts = {}
             if saved_data is not None:  # the buckets not decoded here, as they were
-                for number, (offset, length) in toc.items():
+                for number, (offset, length, _crc) in toc.items():
                     parts[number] = saved_data[offset : offset + length]
             for name, memo in self.memos.items():
                 memo_section, _sep, bucket = name.rpartition(":")
@@ -152,7 +152,7 @@ class Record:
         """The bucket of memo ``section`` holding ``key`` (loaded from the saved file).
 
         A memo is saved as two sections: ``<section>:toc``, its number of
-        buckets and where each one is in ``<section>:data``; a query reads and
+        buckets and where each one is in ``<section>:data`` with its CRC-32; a query reads and
         decodes the one bucket it needs. Raises if the saved file changed since
         it was opened (the caller then has no memo).
         """
@@ -172,7 +172,7 @@ class Record:
             self.memos[name] = bucket
         return bucket
 
-    def _layout(self, section: str) -> tuple[int, dict[int, tuple[int, int]]]:
+    def _layout(self, section: str) -> tuple[int, dict[int, tuple[int, int, int]]]:
         layout = None
         if self.saved is not None:
             found = self.saved.decoded(f"{section}:toc")
@@ -225,11 +225,11 @@ def memo_buckets(children: int) -> int:
 
 
 def packed(count: int, parts: dict[int, bytes]) -> tuple[bytes, bytes]:
-    """A memo's two sections: ``(count, {bucket: (offset, length)})`` and the parts."""
-    toc: dict[int, tuple[int, int]] = {}
+    """A memo's two sections: ``(count, {bucket: (offset, length, CRC-32)})`` and the parts."""
+    toc: dict[int, tuple[int, int, int]] = {}
     offset = 0
     for number, data in parts.items():
-        toc[number] = (offset, len(data))
+        toc[number] = (offset, len(data), _store.crc32(data))
         offset += len(data)
     return marshal.dumps((count, toc)), b"".join(parts.values())
 

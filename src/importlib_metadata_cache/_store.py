@@ -9,9 +9,13 @@ with an unknown uid, a relative path): memory only.
 One file per ``sys.path`` entry and interpreter, named after the entry's path,
 holding one record made of named *sections* (bytes). The format is ``marshal``
 (the format of ``.pyc`` files: measured 3x faster to load than JSON for a
-500-distribution record, no pickle): ``MAGIC``, the length of the head (4 bytes,
-little-endian), the head (the marshalled tuple ``(key, tag, toc)``, ``toc``
-giving each section's offset and length), then the sections, smallest first.
+500-distribution record, no pickle): ``MAGIC``, the length of the head and its
+CRC-32 (4 bytes each, little-endian), the head (the marshalled tuple ``(key,
+tag, toc)``, ``toc`` giving each section's offset, length and CRC-32), then the
+sections, smallest first. Every section read is checked against its CRC (a
+bucket of a memo against the CRC its memo's table gives): a bit flipped on the
+disk would otherwise decode to another name or import path, a wrong answer; a
+file that fails a check is a miss, and is removed.
 A query reads the head and the few sections it needs, not the whole file (the
 file grows with the number of distributions; a query for one group must not):
 ``load`` reads the first ``PREFIX`` bytes, and a section beyond them is read
@@ -40,13 +44,30 @@ import stat as _statmod
 import sys
 from typing import Any
 
+try:  # already imported by importlib.metadata (zipfile), as binascii is
+    from zlib import crc32
+except ImportError:  # a Python built without zlib
+    from binascii import crc32
+
 from . import _env, _log
 
-__all__ = ["FORMAT", "Saved", "cache_dir", "entries", "load", "remove", "save", "site_dir"]
+__all__ = [
+    "FORMAT",
+    "Saved",
+    "cache_dir",
+    "crc32",
+    "entries",
+    "load",
+    "remove",
+    "save",
+    "site_dir",
+]
 
 APP = "importlib-metadata-cache"
-FORMAT = 7
+FORMAT = 8
 MAGIC = b"IMC-RECORD\x00" + bytes([FORMAT])
+#: Where the head starts: after ``MAGIC``, its length and its CRC-32.
+HEAD_AT = len(MAGIC) + 8
 TAG = f"{sys.implementation.cache_tag}-{sys.hexversion:x}"
 SUFFIX = f".{TAG}.rec"
 
@@ -221,27 +242,38 @@ PREFIX = 16384
 
 
 def pack(key: str, sections: dict[str, bytes], tag: str = TAG) -> bytes:
-    """A record file: ``MAGIC``, the head's length, the head, the sections."""
-    toc: dict[str, tuple[int, int]] = {}
+    """A record file: ``MAGIC``, the head's length and CRC, the head, the sections."""
+    toc: dict[str, tuple[int, int, int]] = {}
     offset = 0
     for name in sorted(sections, key=lambda n: len(sections[n])):
-        toc[name] = (offset, len(sections[name]))
-        offset += len(sections[name])
+        data = sections[name]
+        toc[name] = (offset, len(data), crc32(data))
+        offset += len(data)
     head = marshal.dumps((key, tag, toc))
     body = b"".join(sections[name] for name in toc)
-    return b"".join((MAGIC, len(head).to_bytes(4, "little"), head, body))
+    sizes = len(head).to_bytes(4, "little") + crc32(head).to_bytes(4, "little")
+    return b"".join((MAGIC, sizes, head, body))
+
+
+def head_size(data: bytes) -> int:
+    """How many bytes of the file hold ``MAGIC``, the sizes and the head (0: not ours)."""
+    if not data.startswith(MAGIC) or len(data) < HEAD_AT:
+        return 0
+    return HEAD_AT + int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
 
 
 def unpack_head(data: bytes) -> tuple[Any, Any, Any, int]:
     """``(key, tag, toc, where the sections start)`` of a record file's beginning."""
     if not data.startswith(MAGIC):
         raise ValueError(f"not a record of format {FORMAT}")
-    start = len(MAGIC) + 4
-    size = int.from_bytes(data[len(MAGIC) : start], "little")
-    if len(data) < start + size:
+    end = head_size(data)
+    if end == 0 or len(data) < end:
         raise ValueError("truncated head")
-    key, tag, toc = marshal.loads(data[start : start + size])
-    return key, tag, toc, start + size
+    head = data[HEAD_AT:end]
+    if crc32(head) != int.from_bytes(data[len(MAGIC) + 4 : HEAD_AT], "little"):
+        raise ValueError("the head fails its checksum")
+    key, tag, toc = marshal.loads(head)
+    return key, tag, toc, end
 
 
 class Saved:
@@ -267,7 +299,7 @@ class Saved:
         self._site = site
         self._ident = ident
         self._prefix = prefix
-        self._toc: dict[str, tuple[int, int]] = toc
+        self._toc: dict[str, tuple[int, int, int]] = toc
         self._start = start
         self._broken = False
         self._decoded: dict[str, Any] = {}
@@ -296,32 +328,54 @@ class Saved:
         """The bytes of section ``name``; ``None`` if there is none.
 
         Raises ``OSError`` if the file changed since it was opened (the caller
-        answers natively): its sections are no longer those of this head.
+        answers natively): its sections are no longer those of this head; or
+        if the section fails its checksum (the file is then removed).
         """
         where = self._toc.get(name)
         if where is None:
             return None
+        if self._all is not None:  # checked when read
+            return self._all[name]
         start = self._start + where[0]
         end = start + where[1]
         if end <= len(self._prefix):
-            return self._prefix[start:end]
-        if self._all is not None:
-            return self._all[name]
-        return self._read_in(name, start, end - start)
+            data = self._prefix[start:end]
+        else:
+            data = self._read_in(name, start, end - start)
+        return self.checked(data, where[2], name)
 
-    def part(self, name: str, offset: int, length: int) -> bytes:
-        """``length`` bytes at ``offset`` inside section ``name`` (one bucket of
-        a large memo section, read without the rest); raises as ``get`` does,
-        and ``ValueError`` for a part outside the section."""
+    def part(self, name: str, offset: int, length: int, crc: int) -> bytes:
+        """``length`` bytes at ``offset`` inside section ``name``, of CRC-32
+        ``crc`` (one bucket of a large memo section, read without the rest);
+        raises as ``get`` does, and ``ValueError`` for a part outside the section."""
         where = self._toc.get(name)
         if where is None or offset < 0 or length < 0 or offset + length > where[1]:
             raise ValueError(f"no part {offset}+{length} in section {name!r}")
         if self._all is not None:
-            return self._all[name][offset : offset + length]
-        start = self._start + where[0] + offset
-        if start + length <= len(self._prefix):
-            return self._prefix[start : start + length]
-        return self._read_in(name, start, length)
+            data = self._all[name][offset : offset + length]
+        else:
+            start = self._start + where[0] + offset
+            if start + length <= len(self._prefix):
+                data = self._prefix[start : start + length]
+            else:
+                data = self._read_in(name, start, length)
+        return self.checked(data, crc, name)
+
+    def checked(self, data: bytes, crc: object, name: str) -> bytes:
+        """``data`` if its CRC-32 is ``crc``; else the file is corrupt: it is
+        removed (if it is still the one opened), and ``OSError`` is raised."""
+        if crc32(data) == crc:
+            return data
+        self._broken = True
+        if _log.enabled:
+            _log.debug(f"{self._path!r}: section {name!r} fails its checksum: removing the file")
+        if not self._site:
+            try:
+                if _ident(os.stat(self._path, follow_symlinks=False)) == self._ident:
+                    os.unlink(self._path)
+            except OSError:
+                pass
+        raise OSError(f"{self._path!r}: section {name!r} fails its checksum")
 
     def _read_in(self, name: str, start: int, length: int) -> bytes:
         """``_read`` for (a part of) section ``name``: after ``WHOLE_AFTER`` reads
@@ -340,7 +394,7 @@ class Saved:
             return self._read(start, length)
         spans = [
             (offset, offset + size)
-            for section, (offset, size) in self._toc.items()
+            for section, (offset, size, _crc) in self._toc.items()
             if (section.rpartition(":")[0] or section) == family
         ]
         at = self._start + min(first for first, _last in spans)
@@ -385,10 +439,11 @@ class Saved:
             size = self._ident[2] if self._ident else 0
             data = self._prefix if len(self._prefix) >= size else self._read(0, size)
             start = self._start
-            self._all = {
-                name: data[start + at : start + at + length]
-                for name, (at, length) in self._toc.items()
+            sections = {
+                name: self.checked(data[start + at : start + at + length], crc, name)
+                for name, (at, length, crc) in self._toc.items()
             }
+            self._all = sections
         return list(self._all.items())
 
 
@@ -426,10 +481,9 @@ def _load_from(root: str, key: str, site: bool) -> Saved | None:
                     _log.debug(f"ignoring {name!r} in {root!r}: not a private file")
                 return None
             data = _read(fd, min(st.st_size, PREFIX))
-            if data.startswith(MAGIC) and len(data) >= len(MAGIC) + 4:
-                head = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
-                if len(MAGIC) + 4 + head > len(data):  # a head larger than the prefix
-                    data += _read(fd, len(MAGIC) + 4 + head - len(data))
+            end = head_size(data)
+            if end > len(data):  # a head larger than the prefix
+                data += _read(fd, end - len(data))
         finally:
             os.close(fd)
         if not data.startswith(MAGIC):
@@ -442,7 +496,7 @@ def _load_from(root: str, key: str, site: bool) -> Saved | None:
         if type(toc) is not dict:
             raise TypeError("not a table of sections")
         end = start
-        for offset, length in toc.values():
+        for offset, length, _crc in toc.values():
             end = max(end, start + offset + length)
         if end != st.st_size:
             raise ValueError(f"{st.st_size} bytes where the head says {end}")
@@ -624,9 +678,7 @@ def entries(root: str) -> list[tuple[str, str, int, int]]:
                 raise OSError("not a regular file")
             with open(path, "rb") as handle:
                 data = handle.read(PREFIX)
-                if data.startswith(MAGIC):
-                    head = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
-                    data += handle.read(max(0, len(MAGIC) + 4 + head - len(data)))
+                data += handle.read(max(0, head_size(data) - len(data)))
             key = unpack_head(data)[0]
         except Exception:
             pass
