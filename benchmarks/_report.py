@@ -294,9 +294,12 @@ def markdown(result: dict[str, Any]) -> str:
             "everything before the timing: a `PathDistribution` per distribution, "
             "an `EntryPoints` of fresh `EntryPoint` objects for each, and a fresh "
             "copy of the parsed `METADATA` in the provider's `Message` for each "
-            "`d.metadata`. What an exact answer must build: `off/objects` is the "
-            "best `off/on` an exact cache could reach, `on/objects` how far the "
-            "cache is from it (1.0 would be perfect).",
+            "`d.metadata` (`d.version` read from it). What an exact answer must "
+            "build: `off/objects` is the best `off/on` an exact cache could reach, "
+            "`on/objects` how far the cache is from it (1.0 would be perfect). Its "
+            "first call excludes the imports its setup made (`email.message`, the "
+            "provider's `_adapters`), which the loop's first call pays where the "
+            "provider imports them lazily (3.13, the backport).",
             "",
         ]
 
