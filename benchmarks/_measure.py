@@ -6,8 +6,9 @@ differences: the child is the benchmark venv's interpreter; the rounds are the
 outer loop (round 1 of every scenario, then round 2 of every scenario, ...) so
 that each scenario's samples are spread over the whole run and see the same
 machine load as the others; within a round the off/on order alternates
-(off-on, on-off, ...) so that neither side always runs second; and the two
-baselines (floor, stevedore) run in every round too.
+(off-on, on-off, ...) so that neither side always runs second; and the
+baselines (floor, stevedore, and the objects floor of each per-distribution
+loop measured: ``OBJECTS``) run in every round too.
 
 ``Runner.backport`` is the ``--backport`` mode of the query children (the
 scenarios and the first query after a pip install); a scenario whose functions
@@ -29,6 +30,10 @@ from typing import Any
 import _envs
 import _scenarios
 from _envs import Env
+
+#: The scenarios with an objects floor (``_scenarios.OBJECTS_BODIES``): the
+#: baseline ``objects_<key>`` runs when the scenario does.
+OBJECTS = tuple(_scenarios.OBJECTS_BODIES)
 
 
 def stats(values: Sequence[float]) -> dict[str, float]:
@@ -156,17 +161,34 @@ class Runner:
                 "stevedore baseline is skipped (use an --out outside /tmp)"
             )
             baselines = {k: v for k, v in baselines.items() if not k.startswith("stevedore")}
-        for key in baselines:
-            result["baselines"][key] = []
+        # The objects floor of each per-distribution loop measured, with the
+        # query children's imports (it builds the provider's objects).
+        for s in scenarios:
+            if s.key in OBJECTS:
+                baselines[f"objects_{s.key}"] = (
+                    _scenarios.objects_code(s, backport=self.backport),
+                    False,
+                )
 
         # Warm-up: every cache-on arm once (records saved), each baseline once
-        # (stevedore writes its cache file); none of these is kept.
+        # (stevedore writes its cache file); none of these is kept. An objects
+        # floor whose child fails (a distribution it cannot rebuild) is skipped.
         t0 = time.perf_counter()
         for s in scenarios:
             sample = self.child(env, codes[s.key], True)
             self.check(f"N={env.n} {s.key} warm-up", sample, True)
-        for code, cache in baselines.values():
-            self.child(env, code, cache)
+        for key, (code, cache) in list(baselines.items()):
+            try:
+                self.child(env, code, cache)
+            except RuntimeError as exc:
+                if not key.startswith("objects_"):
+                    raise
+                note = str(exc).strip().splitlines()[-1]
+                result["skipped"][key] = f"the objects floor failed: {note}"
+                self.warn(f"N={env.n} {key} skipped: {note}")
+                del baselines[key]
+        for key in baselines:
+            result["baselines"][key] = []
         progress(f"  warm-up done in {time.perf_counter() - t0:.1f} s")
 
         for r in range(self.rounds):
@@ -191,6 +213,20 @@ class Runner:
                     f"N={env.n} {s.key}: answers differ off {sorted(fps_off)} "
                     f"vs on {sorted(fps_on)}"
                 )
+            objects = result["baselines"].get(f"objects_{s.key}")
+            if objects:
+                fps_objects = {x["fp"] for x in objects}
+                if fps_objects != fps_off:
+                    self.warn(
+                        f"N={env.n} {s.key}: the objects floor answers "
+                        f"{sorted(fps_objects)}, the scenario {sorted(fps_off)}"
+                    )
+                inexact = sum(1 for x in objects if not x.get("exact"))
+                if inexact:
+                    self.warn(
+                        f"N={env.n} {s.key}: {inexact}/{len(objects)} objects floor "
+                        "answers differ from the native loop's in the same child"
+                    )
             dirty = sum(1 for x in arm["on"] if x.get("dirty"))
             if dirty:
                 self.warn(

@@ -1,10 +1,11 @@
-"""Plot call time against N (log-log): cache off, on, the floor and stevedore.
+"""Plot call time against N (log-log): cache off, on, the floors and stevedore.
 
 Run by ``run.py`` with an interpreter that has matplotlib:
 ``python _plot.py RESULT.json OUT.png``. Two panels: ``entry_points(group=rare)``
 (stevedore: ``get_group_all('rare.group')``) and the pluggy-style loop
 (stevedore: ``get_group_all('common.group')``, the answer pluggy's loop looks
-for). Markers are medians; bars span the interquartile range (Q1 to Q3).
+for; and the loop's objects floor). Markers are medians; bars span the
+interquartile range (Q1 to Q3).
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ def main(src: str, dst: str) -> None:
                 "tab:blue",
                 "D",
                 lambda e, sv=stevedore: e["baseline_summary"].get(sv, {}).get("call"),
+            ),
+            (
+                "objects floor",
+                "tab:purple",
+                "v",
+                lambda e, key=key: e["baseline_summary"].get(f"objects_{key}", {}).get("call"),
             ),
         )
         for label, color, marker, pick in lines:

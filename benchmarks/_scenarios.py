@@ -9,8 +9,9 @@ programs make), calls 2 and 10 are "the same call again" in that process.
 With ``--backport`` the query children ask the ``importlib_metadata``
 backport instead (``own``: ``import importlib_metadata as md``), or import it
 first and then ask the standard library (``stdlib``: the backport's finder has
-replaced the standard one); see ``IMPORTS``. The baselines always import
-``importlib.metadata`` alone.
+replaced the standard one); see ``IMPORTS``. The floor and stevedore baselines
+always import ``importlib.metadata`` alone; the objects floor (``objects_code``)
+imports what the query children do, since it builds the provider's objects.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ else:
 json.dump({'import': t1 - t0, 'calls': calls, 'fp': fp,
            'active': bool(_st is not None and _st.is_active() and _pa is not None
                           and all(p in _pa.patched for p in _PROVIDERS)),
-           'dirty': sorted(_re._dirty) if _re is not None else []}, sys.stdout)
+           'dirty': sorted(_re._dirty) if _re is not None else [],
+           **globals().get('EXTRA', {})}, sys.stdout)
 """
 
 #: The physical floor of a warm persisted cache: stat every sys.path entry,
@@ -213,6 +215,132 @@ for _ in range({repeat}):
 """
 
 
+#: The objects floor of the per-distribution loops: what an exact answer must
+#: build, with no file I/O and no check at all. The setup (untimed, cache off)
+#: lists the distributions natively and keeps, per distribution, how to make
+#: its path (the parent's ``_make_child_relpath``, as ``Path.iterdir()`` and the
+#: cache do, where it gives the native path; else ``pathlib.Path(root, child)``),
+#: its entry points as (name, value, group) and, for those the loop matches, the
+#: parsed ``METADATA`` (``PKG-INFO`` for an ``*.egg-info``). The classes are the
+#: native objects' own (the provider's ``PathDistribution``, ``EntryPoints``,
+#: ``EntryPoint`` and ``Message``; with the backport imported, its). Where
+#: ``PathDistribution`` inherits ``DeprecatedNonAbstract`` (3.12+), its
+#: ``__new__`` skips the abstract-method scan for exactly that class, as the
+#: cache's ``_members.fast_new`` does.
+OBJECTS_SETUP = """\
+import email, functools, os, pathlib
+_dists = list(md.distributions())
+PD = type(_dists[0])
+_dna = getattr(sys.modules[PD.__module__], 'DeprecatedNonAbstract', None)
+if _dna is not None and _dna in PD.__mro__:
+    _native_new = PD.__new__
+    def _fast_new(cls, *args, **kwargs):
+        if cls is PD:
+            return object.__new__(cls)
+        return _native_new(cls, *args, **kwargs)
+    PD.__new__ = staticmethod(_fast_new)
+_PATH = type(pathlib.Path())
+_makers = {}
+def _maker(parent, child, path):
+    make = _makers.get(parent)
+    if make is None:
+        make = getattr(_PATH(parent), '_make_child_relpath', None)
+        try:
+            made = make(child) if make is not None else None
+            if type(made) is not _PATH or str(made) != str(path) or made.parts != path.parts:
+                make = None
+        except Exception:
+            make = None
+        make = _makers[parent] = make or functools.partial(_PATH, parent)
+    return make
+DATA = []
+EPS = EP = MSG = None
+for _d in _dists:
+    _path = vars(_d).get('_path')
+    if type(_d) is not PD or type(_path) is not _PATH:
+        raise SystemExit('objects floor: not a plain PathDistribution: %r' % (_d,))
+    _parent, _child = os.path.split(str(_path))
+    _make = _maker(_parent, _child, _path)
+    if str(_make(_child)) != str(_path):
+        raise SystemExit('objects floor: cannot rebuild the path %r' % (_path,))
+    _eps = _d.entry_points
+    EPS = type(_eps)
+    _triples = tuple((ep.name, ep.value, ep.group) for ep in _eps)
+    EP = type(next(iter(_eps))) if _triples else EP
+    _parsed = None
+    if any(g == GROUP for _, _, g in _triples):
+        MSG = type(_d.metadata)
+        _text = _d.read_text('METADATA') or _d.read_text('PKG-INFO') or _d.read_text('')
+        _parsed = email.message_from_string(_text)
+    DATA.append((_make, _child, _triples, _parsed))
+del _dists, _d, _eps
+def _copy(parsed):
+    # a fresh message, as the cache's MemoisedEmail.message_from_string returns
+    copy = parsed.__class__.__new__(parsed.__class__)
+    vars(copy).update(vars(parsed))
+    copy._headers = list(parsed._headers)
+    copy.defects = list(parsed.defects)
+    return copy
+"""
+
+#: The loops of the objects floor: the scenario's loop over ``DATA`` instead of
+#: ``md.distributions()``, with ``PathDistribution(path)`` for the
+#: distribution, fresh ``EntryPoint`` objects ``_for`` it in an ``EntryPoints``
+#: for ``d.entry_points``, and a fresh copy of the parsed message in the
+#: provider's ``Message`` for each ``d.metadata``. ``d.version`` is a ``str``:
+#: it is read from the message just built (no second message).
+OBJECTS_BODIES = {
+    "pluggy": _body(
+        "out = []",
+        "for make, child, triples, parsed in DATA:",
+        "    d = PD(make(child))",
+        "    for ep in EPS(EP(name=n, value=v, group=g)._for(d) for n, v, g in triples):",
+        f"        if ep.group == {COMMON_GROUP!r}:",
+        "            m = MSG(_copy(parsed))",
+        "            out.append((ep.name, m['Name'], m['Version']))",
+        "return out",
+    ),
+    "flake8": _body(
+        "out = []",
+        "for make, child, triples, parsed in DATA:",
+        "    d = PD(make(child))",
+        "    eps = EPS(EP(name=n, value=v, group=g)._for(d) for n, v, g in triples)",
+        f"    if not any(ep.group == {COMMON_GROUP!r} for ep in eps):",
+        "        continue",
+        "    meta = MSG(_copy(parsed))",
+        "    for ep in eps:",
+        f"        if ep.group == {COMMON_GROUP!r}:",
+        "            out.append((meta['Name'], meta['Version'], ep))",
+        "return sorted(out)",
+    ),
+}
+
+#: The objects floor child: the imports of the query children (timed apart,
+#: "import"), the setup (untimed), ``REPEAT`` calls of the loop, then the
+#: scenario's own loop once, natively, to check the answer is the same
+#: (``exact`` in its report).
+OBJECTS_CHILD = """\
+import sys, time
+_PROVIDERS = {providers!r}
+GROUP = {group!r}
+t0 = time.perf_counter()
+{imports}
+t1 = time.perf_counter()
+{setup}
+def q():
+{body}
+calls = []
+for _ in range({repeat}):
+    s = time.perf_counter()
+    r = q()
+    calls.append(time.perf_counter() - s)
+def native():
+{native}
+EXTRA = {{'exact': r == native()}}
+{report}
+"""
+
+
 def query_code(scenario: Scenario, repeat: int = REPEAT, backport: str = "none") -> str:
     """The child of ``scenario``; ``backport`` is a ``--backport`` mode (``IMPORTS``)."""
     return QUERY_CHILD.format(
@@ -240,6 +368,20 @@ def floor_code(floor_file: str, repeat: int = REPEAT) -> str:
 
 def stevedore_code(group: str, repeat: int = REPEAT) -> str:
     return STEVEDORE_CHILD.format(group=group, repeat=repeat, report=REPORT)
+
+
+def objects_code(scenario: Scenario, repeat: int = REPEAT, backport: str = "none") -> str:
+    """The objects floor child of ``scenario`` (a key of ``OBJECTS_BODIES``)."""
+    return OBJECTS_CHILD.format(
+        providers=PROVIDERS[backport],
+        group=COMMON_GROUP,
+        imports=IMPORTS[backport],
+        setup=OBJECTS_SETUP,
+        body=OBJECTS_BODIES[scenario.key],
+        repeat=repeat,
+        native=scenario.body,
+        report=REPORT,
+    )
 
 
 #: The startup variants of ``python -c pass``.
