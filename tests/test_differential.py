@@ -8,6 +8,7 @@ on, cold and warm. The cases are the traps listed in the research notes
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import shutil
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from conftest import indexes_serve, settle, tables_serve
-from importlib_metadata_cache import _record
+from importlib_metadata_cache import _patch, _record
 from sites import build, build_zip, dist_info, metadata
 
 EPS = "[console_scripts]\ntool = pkg.cli:main\n\n[imc.plugins]\nalpha = pkg.alpha:Plugin [extra]\n"
@@ -186,6 +187,41 @@ def test_in_place_edit_in_dist_info(site: Path, provider: Any, differential: Any
     importlib.invalidate_caches()
     assert [ep.name for ep in provider.entry_points(group="imc.plugins")] == ["e"]
     differential(provider)
+
+
+def test_a_read_text_wrapped_on_the_class_is_honoured(
+    site: Path, provider: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A program (or a test suite) that wraps ``PathDistribution.read_text`` on
+    the class, ``functools.wraps`` and all, gets its own texts from
+    ``dist.entry_points``, in a loop that the cache has already served too."""
+    build(site, dist_info("dev", "1.0", entry_points=EPS))
+    settle()
+
+    def loop() -> list[Any]:
+        return [sorted(d.entry_points.names) for d in provider.distributions() if d.name == "dev"]
+
+    assert loop() == loop() == [["alpha", "tool"]]
+    native = provider.PathDistribution.read_text
+
+    @functools.wraps(native)
+    def read_text(self: Any, filename: str) -> Any:
+        if filename == "entry_points.txt":
+            return "[imc.plugins]\nwrapped = x:y\n"
+        return native(self, filename)
+
+    monkeypatch.setattr(provider.PathDistribution, "read_text", read_text)
+    on = loop()
+    _patch.enabled = False
+    try:
+        off = loop()
+    finally:
+        _patch.enabled = True
+    assert on == off
+    # With the backport imported after the standard library, its finder makes
+    # the standard library's distributions: they are not the wrapped class's.
+    if all(type(d) is provider.PathDistribution for d in provider.distributions()):
+        assert on == [["wrapped"]]
 
 
 def test_mtime_set_back(site: Path, provider: Any, differential: Any) -> None:

@@ -10,6 +10,11 @@ over the whole ``METADATA`` (long descriptions included). Here:
   result is built with the provider's own ``EntryPoint``/``EntryPoints`` and
   ``_for(self)``, fresh objects every time, as natively. A text whose parse
   raises is never memoised: the native code runs, and raises, every time.
+  For a plain ``PathDistribution`` whose ``read_text`` is still ours, the
+  parse is also kept per distribution directory with the stamp of its
+  ``entry_points.txt`` (once that text is kept, settled, in its record): a
+  loop over every distribution then pays one ``stat`` and one lookup each,
+  and a missing file is answered as the native code answers no text.
 * ``name`` and ``version`` are kept per ``METADATA`` file with that file's
   stamp, only when the native chain read a non-empty, settled ``METADATA`` of
   a plain ``PathDistribution`` and answered a ``str``. One ``stat`` tells
@@ -33,6 +38,11 @@ _parsed: dict[str, dict[object, tuple[tuple[str, str, str], ...]]] = {}
 #: Header values per METADATA file: path -> (stamp, {header: value}).
 _headers: dict[str, tuple[Any, dict[str, str]]] = {}
 
+#: Per provider: distribution directory -> (stamp of its ``entry_points.txt``,
+#: the parse of its text, the record that text is kept in). The way of a loop
+#: over every distribution (pluggy's, flake8's): one ``stat`` and one lookup.
+_by_file: dict[str, dict[str, tuple[Any, tuple[tuple[str, str, str], ...], Any]]] = {}
+
 MAX_MEMO = 4096
 
 _POSIX = _record._POSIX
@@ -42,21 +52,72 @@ def clear() -> None:
     _parsed.clear()
     _headers.clear()
     _messages.clear()
+    for by_file in _by_file.values():
+        by_file.clear()
 
 
-def entry_points_property(module: Any, native: property) -> property:
-    """``PathDistribution.entry_points`` for ``module``, memoising the parse."""
+def entry_points_property(module: Any, native: property, reader: Any) -> property:
+    """``PathDistribution.entry_points`` for ``module``, memoising the parse;
+    ``reader``: the ``read_text`` installed on its ``PathDistribution`` (while it
+    is still the one there, a loop's way below may stand in for it)."""
     from . import _patch  # imported by now: it is what calls this
 
     parsed = _parsed.setdefault(module.__name__, {})
+    by_file = _by_file.setdefault(module.__name__, {})
     section = f"parsed:{module.__name__}"
     native_get = native.fget
     assert native_get is not None
+    dist_class = module.PathDistribution
+    path_type = _record.PATH_TYPE
+    stat = os.stat
+    is_file = _statmod.S_ISREG
 
     def entry_points(self: Any) -> Any:
 
         if not _patch.enabled:
             return native_get(self)
+        if type(self) is dist_class and _POSIX:
+            # What ``self.read_text`` and the memo below give, without them
+            # (``reader`` still the class's ``read_text``, an absolute path).
+            path = vars(self).get("_path")
+            if type(path) is path_type and vars(dist_class).get("read_text") is reader:
+                where = str(path)
+                if where.startswith("/"):
+                    try:
+                        st = stat(f"{where}/entry_points.txt")
+                    except (FileNotFoundError, NotADirectoryError):
+                        return module.EntryPoints(())  # natively: no text, no entry points
+                    except OSError:
+                        return _entry_points(self)
+                    if is_file(st.st_mode):
+                        current = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                        known = by_file.get(where)
+                        if known is not None and known[0] == current:
+                            known[2].hits += 1
+                            entry_point = module.EntryPoint
+                            return module.EntryPoints(
+                                entry_point(name=n, value=v, group=g)._for(self)
+                                for n, v, g in known[1]
+                            )
+                        result = _entry_points(self)
+                        _learn(where, current)
+                        return result
+        return _entry_points(self)
+
+    def _learn(where: str, current: Any) -> None:
+        """Keep the parse the memo used for ``where``, if its text is the one
+        kept in its record with the stamp just seen (settled, then)."""
+        key, _sep, child = where.rpartition("/")
+        record = _record.records.get(key or "/")
+        kept = None if record is None else record.texts.get((child, "entry_points.txt"))
+        if kept is not None and kept[0] == current:
+            triples = parsed.get(kept[1])
+            if triples is not None:
+                if len(by_file) >= MAX_MEMO:
+                    by_file.clear()
+                by_file[where] = (current, triples, record)
+
+    def _entry_points(self: Any) -> Any:
         text = self.read_text("entry_points.txt")
         try:
             triples = parsed.get(text)

@@ -56,9 +56,12 @@ def patch_provider(module: Any) -> None:
     if not (callable(search) and callable(read_text) and callable(lookup)):
         raise TypeError(f"{name} does not have the expected shape")
     _replace(fast_path, "search", _cached_search(name, search, lookup))
-    _replace(dist, "read_text", _cached_read_text(read_text))
+    reader = _cached_read_text(read_text)
+    _replace(dist, "read_text", reader)
     base = module.Distribution
-    _replace(dist, "entry_points", _members.entry_points_property(module, base.entry_points))
+    _replace(
+        dist, "entry_points", _members.entry_points_property(module, base.entry_points, reader)
+    )
     for header in ("name", "version"):
         _replace(
             dist, header, _members.header_property(module, getattr(base, header), header.title())
