@@ -2032,6 +2032,51 @@ def test_a_loop_over_many_buckets_reads_their_family_once(
 REPLAYED = f"entry_points(group={GROUP!r}): the answer kept for this sys.path"
 
 
+def test_answers_outlive_records_saved_again_for_other_questions(
+    tmp_path: Path, store: Path
+) -> None:
+    """A process that asks other questions (every distribution's entry points,
+    ``packages_distributions()``) saves the records again with what it learnt;
+    that changes no table the answers kept for the ``sys.path`` were made
+    from, and they are still replayed. So they are after a process that calls
+    ``importlib.invalidate_caches()`` and then asks nothing (it rebuilds
+    nothing). A process that rebuilds a stale index replaces the generation
+    marker: every kept answer is made again."""
+    site = make_site(tmp_path / "site")
+    query(site, store)
+    _data, proc = query(site, store, debug=True)
+    assert REPLAYED in proc.stderr
+    start = "from importlib_metadata_cache import _startup; _startup.activate(); import sys\n"
+    other = f"sys.path.insert(0, {str(site)!r})\n[d.entry_points for d in md.distributions()]\n"
+    proc = run_py(
+        ["-c", start + "import importlib.metadata as md\n" + other + "md.packages_distributions()"],
+        sub_env(store, debug=True),
+        label="OTHER QUESTIONS",
+    )
+    assert f"saved the record of {key_of(site)!r}" in proc.stderr  # with more in it
+    data, proc = query(site, store, debug=True)
+    assert REPLAYED in proc.stderr
+    assert data["answers"] == uncached(site, store)
+    run_py(
+        ["-c", start + "import importlib.metadata, importlib; importlib.invalidate_caches()"],
+        sub_env(store),
+        label="INVALIDATE",
+    )
+    data, proc = query(site, store, debug=True)
+    assert REPLAYED in proc.stderr
+
+    # alpha's entry points replaced: the index that has alpha is stale.
+    info = Path(site) / "alpha-1.0.dist-info"
+    (info / "entry_points.txt.new").write_text(ep_section("alpha_new = alpha:new"))
+    os.replace(info / "entry_points.txt.new", info / "entry_points.txt")
+    settle()
+    marker = Path(store) / _store.file_name(_store.GENERATION)
+    assert not marker.exists()
+    data, proc = query(site, store, debug=True)
+    assert REPLAYED not in proc.stderr and marker.exists()
+    assert data["answers"] == uncached(site, store)
+
+
 def test_a_group_answer_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: Path) -> None:
     """``entry_points(group=...)`` in a later process is answered from the one
     file a first process saved for its whole ``sys.path`` (after re-stating the
@@ -2039,9 +2084,7 @@ def test_a_group_answer_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: 
     changes one of those sends it back to the indexes, whose answer is right."""
     site = make_site(tmp_path / "site")
     other = make_site(tmp_path / "other", sites.dist_info("omega", "1.0"))
-    query(site, store)  # builds and saves the records
-    assert not [n for n in os.listdir(store) if n.startswith("answers-")]
-    query(site, store)  # loads them: keeps the answers made of them
+    query(site, store)  # builds and saves the records, and the answers made of them
     assert [n for n in os.listdir(store) if n.startswith("answers-")]
     expected = uncached(site, store)
     data, proc = query(site, store, debug=True)
@@ -2056,7 +2099,9 @@ def test_a_group_answer_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: 
     def check(**kw: Any) -> str:
         data, proc = query(site, store, debug=True, **kw)
         assert data["answers"] == uncached(site, store, **kw)
-        query(site, store, **kw)  # loads the records saved by the first: keeps the answer
+        # A process that found an index stale keeps no answer (it replaces the
+        # generation marker at exit): the next one keeps it.
+        query(site, store, **kw)
         again, proc3 = query(site, store, debug=True, **kw)
         assert again["answers"] == data["answers"]
         assert REPLAYED in proc3.stderr  # kept again, and replayed

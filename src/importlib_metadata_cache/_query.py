@@ -640,23 +640,30 @@ class Answer:
     watch list; missing; or a relative entry's directory seen holding no
     metadata), the stamp of every distribution directory checked (for entry
     points: those in the answer, and with a provider that puts distributions
-    without metadata last, those that shadow another), and the rows of the
-    answer (``(entry number, child, name, value)`` of each entry point, or
-    ``(entry number, child)`` of the distribution found). It is replayed only
-    after the very same checks pass: then the tables would give the same rows.
+    without metadata last, those that shadow another), the store's generation
+    marker (``_record.generation_seen``), and the rows of the answer
+    (``(entry number, child, name, value)`` of each entry point, or ``(entry
+    number, child)`` of the distribution found). It is replayed only after the
+    very same checks pass: then the tables would give the same rows.
     A later process reads it from one small file (keyed by the whole
     ``sys.path``) instead of one record per entry.
     """
 
-    __slots__ = ("checks", "extra", "rows", "states")
+    __slots__ = ("checks", "extra", "generation", "rows", "states")
 
-    def __init__(self, states: Any, checks: Any, rows: Any, extra: Any = None) -> None:
+    def __init__(
+        self, states: Any, checks: Any, rows: Any, extra: Any = None, generation: Any = None
+    ) -> None:
         self.states: tuple[Any, ...] = states
         self.checks: tuple[tuple[int, str, Stamp], ...] = checks
         self.rows: tuple[tuple[Any, ...], ...] = rows
         # For a name: the header memo (``_members``) of the distribution found,
         # valid while its METADATA has that stamp (checked at each access).
         self.extra: Any = extra
+        # The store's generation marker (``_store.generation``) before the
+        # tables it was made from were loaded or built: a process that found
+        # saved tables stale since then replaced it, and the answer goes.
+        self.generation: Any = generation
 
     def holds(self, paths: list[str]) -> bool:
         """Whether every check passes now (``False`` for anything unexpected)."""
@@ -666,9 +673,11 @@ class Answer:
             return False
 
     def _holds(self, paths: list[str]) -> bool:
-        if len(self.states) > len(paths):
+        if len(self.states) > len(paths) or self.generation is None:
             return False
         try:
+            if _store.generation() != self.generation:
+                return False
             # The states of the entries the answer depends on: all of them, or
             # for a search by name those up to the one it was found in.
             for root, state in zip(paths[: len(self.states)], self.states, strict=True):
@@ -678,16 +687,10 @@ class Answer:
                     except (FileNotFoundError, NotADirectoryError):
                         continue
                     return False
-                kind, expected, watch, *made_from = state
+                kind, expected, watch = state
                 if stamp(os.stat(root or ".")) != expected:
                     return False
                 if kind == "dir":
-                    # The record file the tables came from is still that one:
-                    # a process that rebuilt them (invalidate_caches(), a
-                    # stale index) replaced it, and the answer goes with it.
-                    record_path, ident = made_from
-                    if _store._ident(os.stat(record_path)) != tuple(ident):
-                        return False
                     for path, watched in watch:
                         try:
                             current: Stamp | None = stamp(os.stat(path))
@@ -803,6 +806,9 @@ def _remember(
     entry can be replayed: the tables it came from are this process's (entry
     points: ``_indexes``; names: ``_names``) and still of the entry's stamp."""
     tables: Any = _indexes if section.startswith("g:") else _names
+    generation = _record.generation_seen()
+    if generation is None:
+        return  # no store, or tables found stale here: nothing outlives this process
     states: list[Any] = []
     for root in paths[:upto]:
         if type(root) is not str:
@@ -825,13 +831,7 @@ def _remember(
         table = tables.get((source.__name__, key))
         if table is None or table.stamp != stamp(st) or not _statmod.S_ISDIR(st.st_mode):
             return  # changed since, or not a table this process holds: not kept
-        record_file = _record._saved.get(key)
-        if record_file is None or not record_file.path:
-            return  # no record file yet: kept once a process has loaded it saved
-        made_from = (record_file.path, record_file.ident)
-        if getattr(table, "_source", None) is not record_file:
-            return  # built here: the same
-        states.append(("dir", table.stamp, getattr(table, "watch", ()), *made_from))
+        states.append(("dir", table.stamp, getattr(table, "watch", ())))
     answers_key = _answers_key(module, source, paths)
     if answers_key is None:
         return
@@ -840,7 +840,7 @@ def _remember(
     answers = _answers.setdefault(answers_key, {})
     if section.startswith("n:") and len(answers) >= MAX_NAMES and section not in answers:
         return
-    answers[section] = Answer(tuple(states), checks, rows)
+    answers[section] = Answer(tuple(states), checks, rows, None, generation)
     _unsaved.add(answers_key)
     _record.flush_at_exit()
 
@@ -863,7 +863,7 @@ def _save_answers() -> None:
                     sections.update(saved.items())
                 for section, answer in mine.items():
                     extra = _header_memo(key, answer) if kind == "n" else None
-                    saved_as = (answer.states, answer.checks, answer.rows, extra)
+                    saved_as = (answer.states, answer.checks, answer.rows, extra, answer.generation)
                     sections[section] = marshal.dumps(saved_as)
                 if saved is not None and len(sections) > MAX_NAMES + 64:
                     sections = {k: sections[k] for k in list(sections)[-MAX_NAMES:]}
@@ -926,6 +926,7 @@ def _serve(query: Any, module: Any, arg: Any) -> Any:
                 cache.pop(stale.key, None)
             _distrusted.add(stale.key)
             _answers.clear()
+            _record.found_stale()  # every answer kept, here or saved, is made again
             if query is _select:  # the answers saved for this sys.path go too
                 _forget_saved_answers(module, arg[0])
             if _log.enabled:

@@ -259,6 +259,8 @@ def saved_sections(key: str) -> _store.Saved:
     try:
         return _saved[key] or _store.NOTHING
     except KeyError:
+        if not _generation:  # before any table is loaded or built here
+            _generation.append(_store.generation())
         saved = _store.load(key) if load_saved else None
         _saved[key] = saved
         return saved or _store.NOTHING
@@ -269,18 +271,46 @@ def saved_sections(key: str) -> _store.Saved:
 #: record that a blind spot (an in-place edit inside a ``*.dist-info``) left stale.
 load_saved = True
 
+#: The store's generation marker as it was before this process first loaded
+#: or built a table (``_store.generation``): what answers kept for a whole
+#: ``sys.path`` (``_query``) are made against. Empty until then.
+_generation: list[tuple[int, ...] | None] = []
+
+#: Set when this process found saved tables stale (``invalidate_caches()``, a
+#: stale index): ``flush`` then replaces the generation marker once it has
+#: saved the records rebuilt, so that every answer made before is made again.
+stale_found = False
+_rebuilt_saved = False
+
+
+def generation_seen() -> tuple[int, ...] | None:
+    """``_generation``'s value; ``None`` if not taken yet, or after tables were
+    found stale here (answers made now would not outlive this process's flush)."""
+    if stale_found or not load_saved or not _generation:
+        return None
+    return _generation[0]
+
+
+def found_stale() -> None:
+    """Saved tables were found stale: the generation goes at the next flush."""
+    global stale_found
+    stale_found = True
+    flush_at_exit()
+
 
 def clear(distrust_saved: bool = False) -> None:
     """Drop everything held in memory; ``distrust_saved`` for the rest of the process."""
     global load_saved
     if distrust_saved:
         load_saved = False
+        found_stale()
     global metadata_hint
     metadata_hint = None
     records.clear()
     _keys.clear()
     _dirty.clear()
     _saved.clear()
+    _generation.clear()
 
 
 #: At most this many records are kept in memory; the oldest goes first. Test
@@ -329,7 +359,9 @@ savers: list[Any] = []
 
 
 def flush(skip: str | None = None) -> None:
-    """Save every changed record (but ``skip``'s, still being filled). Never raises."""
+    """Save every changed record (but ``skip``'s, still being filled), then the
+    generation marker if tables were found stale here. Never raises."""
+    global stale_found, _rebuilt_saved
     for saver in savers:
         saver()
     for key in list(_dirty):
@@ -347,6 +379,10 @@ def flush(skip: str | None = None) -> None:
             continue
         if _store.save(key, payload):
             record.persisted = "saved"
+            _rebuilt_saved = _rebuilt_saved or stale_found
+    if stale_found and skip is None and _rebuilt_saved:
+        stale_found = _rebuilt_saved = False
+        _store.new_generation()
 
 
 def mark_dirty(record: Record) -> None:

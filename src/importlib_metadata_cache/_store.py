@@ -42,6 +42,7 @@ import marshal
 import os
 import stat as _statmod
 import sys
+import time
 from typing import Any
 
 try:  # already imported by importlib.metadata (zipfile), as binascii is
@@ -384,7 +385,7 @@ class Saved:
         once and later reads are slices of it, not an open, a stat and a read."""
         family = name.rpartition(":")[0] or name
         done = self._reads.get(family, 0)
-        if type(done) is tuple:
+        if isinstance(done, tuple):
             at, data = done
             if at <= start and start + length <= at + len(data):
                 return data[start - at : start - at + length]
@@ -582,6 +583,42 @@ def save(key: str, sections: dict[str, bytes], site: bool = False) -> bool:
                 pass
         if dir_fd is not None:
             os.close(dir_fd)
+
+
+#: The key of the generation marker, a file saved again by a process that
+#: found saved tables stale and rebuilt them from the disk
+#: (``importlib.invalidate_caches()``, a stale index): an answer kept for a
+#: whole ``sys.path`` holds only while the marker is the one seen before the
+#: tables it was made from were loaded or built.
+GENERATION = "generation:"
+
+
+def generation() -> tuple[int, ...] | None:
+    """The identity of the generation marker now: ``()`` if there is none yet,
+    ``None`` if there is no store (nothing is kept across processes then)."""
+    root = cache_dir()
+    if root is None:
+        return None
+    try:
+        st = os.stat(os.path.join(root, file_name(GENERATION)), follow_symlinks=False)
+    except FileNotFoundError:
+        return ()
+    except OSError:
+        return None
+    return _ident(st)
+
+
+def new_generation() -> None:
+    """Replace the generation marker: a new file (a new inode) whose mtime is
+    set from the fine clock, so its identity is one no earlier marker had."""
+    if save(GENERATION, {"token": os.urandom(16)}):
+        root = cache_dir()
+        try:
+            now = time.time_ns()
+            if root is not None:
+                os.utime(os.path.join(root, file_name(GENERATION)), ns=(now, now))
+        except OSError:  # the marker was replaced again meanwhile: new anyway
+            pass
 
 
 def _ensure_dir(root: str, site: bool = False) -> int | None:
