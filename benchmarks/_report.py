@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterator
 from typing import Any
 
 from _measure import stats
@@ -91,6 +92,18 @@ def _keys(envs: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(k for e in envs for k in e["scenarios"]))
 
 
+def _arms(
+    envs: list[dict[str, Any]], keys: list[str]
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """``(key, env, arm, off summary, on summary)`` of each scenario measured,
+    by scenario then by N: the rows of the per-scenario tables."""
+    for key in keys:
+        for e in envs:
+            if key in e["scenarios"]:
+                arm = e["scenarios"][key]
+                yield key, e, arm, arm["summary"]["off"], arm["summary"]["on"]
+
+
 def markdown(result: dict[str, Any]) -> str:
     meta = result["meta"]
     envs = sorted(result["envs"], key=lambda e: e["n"])
@@ -143,27 +156,22 @@ def markdown(result: dict[str, Any]) -> str:
 
     lines += ["## First call in a fresh process, and the whole process", ""]
     rows = []
-    for key in keys:
-        for e in envs:
-            if key not in e["scenarios"]:
-                continue
-            arm = e["scenarios"][key]
-            off, on = arm["summary"]["off"], arm["summary"]["on"]
-            fl = floor[e["n"]]
-            rows.append(
-                [
-                    arm["title"],
-                    str(e["n"]),
-                    _ms(off["call"]),
-                    _ms(on["call"]),
-                    _ratio(off["call"], on["call"], True),
-                    _ratio(on["call"], fl.get("call")),
-                    _ms(off["process"]),
-                    _ms(on["process"]),
-                    _ratio(off["process"], on["process"], True),
-                    _ratio(on["process"], fl.get("process")),
-                ]
-            )
+    for _key, e, arm, off, on in _arms(envs, keys):
+        fl = floor[e["n"]]
+        rows.append(
+            [
+                arm["title"],
+                str(e["n"]),
+                _ms(off["call"]),
+                _ms(on["call"]),
+                _ratio(off["call"], on["call"], True),
+                _ratio(on["call"], fl.get("call")),
+                _ms(off["process"]),
+                _ms(on["process"]),
+                _ratio(off["process"], on["process"], True),
+                _ratio(on["process"], fl.get("process")),
+            ]
+        )
     lines += _table(
         [
             "scenario",
@@ -183,24 +191,19 @@ def markdown(result: dict[str, Any]) -> str:
 
     lines += ["## The same call again in the same process (2nd and 10th call)", ""]
     rows = []
-    for key in keys:
-        for e in envs:
-            if key not in e["scenarios"]:
-                continue
-            arm = e["scenarios"][key]
-            off, on = arm["summary"]["off"], arm["summary"]["on"]
-            rows.append(
-                [
-                    arm["title"],
-                    str(e["n"]),
-                    _ms(off["second"]),
-                    _ms(on["second"]),
-                    _ratio(off["second"], on["second"], True),
-                    _ms(off["tenth"]),
-                    _ms(on["tenth"]),
-                    _ratio(off["tenth"], on["tenth"], True),
-                ]
-            )
+    for _key, e, arm, off, on in _arms(envs, keys):
+        rows.append(
+            [
+                arm["title"],
+                str(e["n"]),
+                _ms(off["second"]),
+                _ms(on["second"]),
+                _ratio(off["second"], on["second"], True),
+                _ms(off["tenth"]),
+                _ms(on["tenth"]),
+                _ratio(off["tenth"], on["tenth"], True),
+            ]
+        )
     lines += _table(
         ["scenario", "N", "2nd off", "2nd on", "off/on", "10th off", "10th on", "off/on"], rows
     )
@@ -253,13 +256,9 @@ def markdown(result: dict[str, Any]) -> str:
     ]
 
     rows = []
-    for key in keys:
-        for e in envs:
-            objects = e["baseline_summary"].get(f"objects_{key}")
-            if key not in e["scenarios"] or not objects:
-                continue
-            arm = e["scenarios"][key]
-            off, on = arm["summary"]["off"], arm["summary"]["on"]
+    for key, e, arm, off, on in _arms(envs, keys):
+        objects = e["baseline_summary"].get(f"objects_{key}")
+        if objects:
             rows.append(
                 [
                     arm["title"],

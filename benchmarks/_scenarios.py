@@ -123,7 +123,17 @@ BY_KEY = {s.key: s for s in SCENARIOS}
 #: The query of the "first run after a pip install" scenario.
 COLD_SCENARIO = BY_KEY["ep_common"]
 
-QUERY_CHILD = """\
+#: The timed part of every child: ``REPEAT`` calls of its ``q()``, each timed.
+TIMED = """\
+calls = []
+for _ in range({repeat}):
+    s = time.perf_counter()
+    r = q()
+    calls.append(time.perf_counter() - s)
+"""
+
+QUERY_CHILD = (
+    """\
 import sys, time
 _PROVIDERS = {providers!r}
 t0 = time.perf_counter()
@@ -131,13 +141,12 @@ t0 = time.perf_counter()
 t1 = time.perf_counter()
 def q():
 {body}
-calls = []
-for _ in range({repeat}):
-    s = time.perf_counter()
-    r = q()
-    calls.append(time.perf_counter() - s)
+"""
+    + TIMED
+    + """\
 {report}
 """
+)
 
 #: Run after the timings: is the cache live (every provider of ``_PROVIDERS``
 #: patched), did this run leave records to save, and a fingerprint of the
@@ -176,7 +185,8 @@ FLOOR_BODY = _body(
     f"return d[{COMMON_GROUP!r}]",
 )
 
-FLOOR_CHILD = """\
+FLOOR_CHILD = (
+    """\
 import sys, time, os, marshal
 _PROVIDERS = ('importlib.metadata',)
 FLOOR_FILE = {floor_file!r}
@@ -185,19 +195,19 @@ import importlib.metadata as md
 t1 = time.perf_counter()
 def q():
 {body}
-calls = []
-for _ in range({repeat}):
-    s = time.perf_counter()
-    r = q()
-    calls.append(time.perf_counter() - s)
+"""
+    + TIMED
+    + """\
 {report}
 """
+)
 
 #: stevedore's warm cache (our cache off in these children): its public
 #: ``get_group_all``, which hashes sys.path (a stat of every entry and a glob of
 #: every ``*.dist-info/entry_points.txt``), reads its JSON file and builds the
 #: ``EntryPoint`` objects. ``import stevedore._cache`` is timed apart ("import").
-STEVEDORE_CHILD = """\
+STEVEDORE_CHILD = (
+    """\
 import sys, time
 _PROVIDERS = ('importlib.metadata',)
 t0 = time.perf_counter()
@@ -206,13 +216,12 @@ import stevedore._cache as sc
 t1 = time.perf_counter()
 def q():
     return sc.get_group_all({group!r})
-calls = []
-for _ in range({repeat}):
-    s = time.perf_counter()
-    r = q()
-    calls.append(time.perf_counter() - s)
+"""
+    + TIMED
+    + """\
 {report}
 """
+)
 
 
 #: The objects floor of the per-distribution loops: what an exact answer must
@@ -319,7 +328,8 @@ OBJECTS_BODIES = {
 #: "import"), the setup (untimed), ``REPEAT`` calls of the loop, then the
 #: scenario's own loop once, natively, to check the answer is the same
 #: (``exact`` in its report).
-OBJECTS_CHILD = """\
+OBJECTS_CHILD = (
+    """\
 import sys, time
 _PROVIDERS = {providers!r}
 GROUP = {group!r}
@@ -329,16 +339,15 @@ t1 = time.perf_counter()
 {setup}
 def q():
 {body}
-calls = []
-for _ in range({repeat}):
-    s = time.perf_counter()
-    r = q()
-    calls.append(time.perf_counter() - s)
+"""
+    + TIMED
+    + """\
 def native():
 {native}
 EXTRA = {{'exact': r == native()}}
 {report}
 """
+)
 
 
 def query_code(scenario: Scenario, repeat: int = REPEAT, backport: str = "none") -> str:
