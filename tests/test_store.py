@@ -1927,6 +1927,19 @@ def test_a_relocated_or_replaced_environment_is_never_served_old_data(
     assert record_file(store, copy).is_file()
 
 
+def _record_with_messages(key: str, children: int, texts: int) -> tuple[Any, list[str]]:
+    """A trusted record of ``children`` directory entries whose ``messages``
+    memo holds ``texts`` header blocks (``pkg0000`` ...), and those texts."""
+    record = _record.Record(key)
+    record.stamp = (1, 2, 3, 4)
+    record.children = tuple(f"pkg{i:04d}-1.0.dist-info" for i in range(children))
+    record.trusted = True
+    blocks = [f"Metadata-Version: 2.1\nName: pkg{i:04d}\nVersion: 1.{i}\n\n" for i in range(texts)]
+    for text in blocks:
+        record.memo("messages", text)[text] = (("Name", text[28:35]),)
+    return record, blocks
+
+
 def test_a_large_memo_is_read_one_bucket_at_a_time(
     tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1935,13 +1948,7 @@ def test_a_large_memo_is_read_one_bucket_at_a_time(
     needs one key reads one small part of the file, and a process that adds a
     key saves the buckets it never read as they were."""
     key = str(tmp_path / "site")
-    record = _record.Record(key)
-    record.stamp = (1, 2, 3, 4)
-    record.children = tuple(f"pkg{i:04d}-1.0.dist-info" for i in range(2000))
-    record.trusted = True
-    texts = [f"Metadata-Version: 2.1\nName: pkg{i:04d}\nVersion: 1.{i}\n\n" for i in range(1000)]
-    for text in texts:
-        record.memo("messages", text)[text] = (("Name", text[28:35]),)
+    record, texts = _record_with_messages(key, 2000, 1000)
     count, _toc = record.layouts["messages"]
     assert count == _record.memo_buckets(2000) >= 512
     assert _store.save(key, record.payload())
@@ -1984,13 +1991,7 @@ def test_a_loop_over_many_buckets_reads_their_family_once(
     is not read again for that family (what was read is a consistent copy of the
     old file); a family not read yet is then refused, as before."""
     key = str(tmp_path / "site")
-    record = _record.Record(key)
-    record.stamp = (1, 2, 3, 4)
-    record.children = tuple(f"pkg{i:04d}-1.0.dist-info" for i in range(600))
-    record.trusted = True
-    texts = [f"Metadata-Version: 2.1\nName: pkg{i:04d}\nVersion: 1.{i}\n\n" for i in range(300)]
-    for text in texts:
-        record.memo("messages", text)[text] = (("Name", text[28:35]),)
+    record, texts = _record_with_messages(key, 600, 300)
     for i in range(300):
         record.headers[f"pkg{i:04d}-1.0.dist-info"] = ((1, i, 0, 0, 0), {"Version": f"1.{i}"})
     assert _store.save(key, record.payload())
