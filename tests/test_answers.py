@@ -183,6 +183,57 @@ def test_invalidate_caches_right_after_an_in_place_edit(tmp_path: Path) -> None:
     assert_same(store, [str(site)], group)
 
 
+def test_a_healing_process_that_ends_with_os_exit_still_retires_the_answers(
+    tmp_path: Path,
+) -> None:
+    """A process calls invalidate_caches() after an in-place edit, queries (its
+    rebuilt record of the first entry is saved while it queries the second one)
+    and ends with ``os._exit`` (no atexit, as a forked worker does): the
+    answers kept before must not be replayed any more (found by a bug hunt:
+    the generation marker was only replaced by the final flush)."""
+    store, one, two = tmp_path / "store", tmp_path / "one", tmp_path / "two"
+    alpha = dist(one, "alpha", "1.0", {"a1": "x:y"})
+    dist(two, "beta", "1.0", {"b1": "x:y"})
+    settle()
+    paths = [str(one), str(two)]
+    group = [["eps", "std", {"group": GROUP}]]
+    run(store, paths, group)
+    run(store, paths, group)  # the answers file is there
+    before = os.stat(alpha)
+    (alpha / "entry_points.txt").write_text(f"[{GROUP}]\na1 = x:changed\n")  # in place
+    settle()
+    assert os.stat(alpha).st_ctime_ns == before.st_ctime_ns  # the directory is untouched
+    exit_now = "sys.stdout.write(json.dumps(out) + '\\n'); sys.stdout.flush(); os._exit(0)"
+    invalidate = ["exec", "import importlib; importlib.invalidate_caches()"]
+    healed = run(store, paths, [invalidate, *group, ["exec", exit_now]])
+    assert [ep[1] for ep in healed[0]] == ["x:changed", "x:y"]
+    assert_same(store, paths, group)
+
+
+def test_a_stale_index_found_in_a_process_stops_the_saved_answers_there_too(
+    tmp_path: Path,
+) -> None:
+    """In one process, a query finds an index stale (a distribution of its
+    answer had a file replaced) and rebuilds it; a later query of another group
+    in the same process must not replay the answer an earlier process saved
+    (found by a bug hunt: the marker was replaced only at exit)."""
+    store, site = tmp_path / "store", tmp_path / "site"
+    alpha = dist(site, "alpha", "1.0", {"a1": "x:y"})
+    dist(site, "beta", "1.0", {"b1": "x:y"}, group="other")
+    settle()
+    steps = [["eps", "std", {"group": GROUP}], ["eps", "std", {"group": "other"}]]
+    run(store, [str(site)], steps)
+    run(store, [str(site)], steps)  # both answers kept
+    eps = alpha / "entry_points.txt"
+    text = f"[{GROUP}]\na1 = x:y\n[other]\na2 = x:y\n"
+    replace = (
+        f"p = {str(eps)!r}; open(p + '.new', 'w').write({text!r});"
+        " os.replace(p + '.new', p); import time; time.sleep(0.15)"
+    )
+    on = run(store, [str(site)], [["exec", replace], *steps])
+    assert [ep[0] for ep in on[1]] == ["a2", "b1"]
+
+
 def test_symlinked_entry_points_txt_whose_target_is_replaced(tmp_path: Path) -> None:
     """entry_points.txt a symlink (symlink farms: Nix/Guix/Spack views, stow) to a
     file that is replaced: the *.dist-info's stamp is unchanged; a symlinked

@@ -224,6 +224,32 @@ def test_a_read_text_wrapped_on_the_class_is_honoured(
         assert on == [["wrapped"]]
 
 
+def test_a_read_text_set_on_the_instance_is_honoured(site: Path, provider: Any) -> None:
+    """A test suite's pattern: a ``PathDistribution`` (at a path that may not
+    exist) whose ``read_text`` is set on the instance; ``dist.entry_points``
+    reads through it, as natively (found by a bug hunt)."""
+    build(site, dist_info("dev", "1.0", entry_points=EPS))
+    settle()
+    texts = {"entry_points.txt": "[imc.plugins]\nfake = fake:main\n", "METADATA": "Name: fake\n"}
+
+    def answers() -> list[Any]:
+        found = []
+        for where in (site / "dev-1.0.dist-info", Path("/nonexistent/fake-1.0.dist-info")):
+            for _ in range(2):  # the second time, as a loop that has learnt it
+                dist = provider.PathDistribution(where)
+                dist.read_text = texts.get
+                found.append(sorted((ep.name, ep.value) for ep in dist.entry_points))
+        return found
+
+    on = answers()
+    _patch.enabled = False
+    try:
+        off = answers()
+    finally:
+        _patch.enabled = True
+    assert on == off == [[("fake", "fake:main")]] * 4
+
+
 def test_mtime_set_back(site: Path, provider: Any, differential: Any) -> None:
     """A new dist whose entry's mtime was set back with ``os.utime`` is still seen."""
     build(site, dist_info("old", "1.0"))

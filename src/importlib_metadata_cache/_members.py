@@ -78,9 +78,15 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
             return native_get(self)
         if type(self) is dist_class and _POSIX:
             # What ``self.read_text`` and the memo below give, without them
-            # (``reader`` still the class's ``read_text``, an absolute path).
-            path = vars(self).get("_path")
-            if type(path) is path_type and vars(dist_class).get("read_text") is reader:
+            # (``reader`` still the class's ``read_text`` and none set on the
+            # instance, an absolute path).
+            own = vars(self)
+            path = own.get("_path")
+            if (
+                type(path) is path_type
+                and vars(dist_class).get("read_text") is reader
+                and "read_text" not in own
+            ):
                 where = str(path)
                 if where.startswith("/"):
                     try:

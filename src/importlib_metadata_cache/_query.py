@@ -673,8 +673,8 @@ class Answer:
             return False
 
     def _holds(self, paths: list[str]) -> bool:
-        if len(self.states) > len(paths) or self.generation is None:
-            return False
+        if len(self.states) > len(paths) or self.generation is None or _record.stale_found:
+            return False  # (tables found stale here: until this process ends)
         try:
             if _store.generation() != self.generation:
                 return False
@@ -926,7 +926,7 @@ def _serve(query: Any, module: Any, arg: Any) -> Any:
                 cache.pop(stale.key, None)
             _distrusted.add(stale.key)
             _answers.clear()
-            _record.found_stale()  # every answer kept, here or saved, is made again
+            _record.found_stale(index=True)  # every answer kept, here or saved, goes
             if query is _select:  # the answers saved for this sys.path go too
                 _forget_saved_answers(module, arg[0])
             if _log.enabled:

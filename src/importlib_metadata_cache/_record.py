@@ -277,10 +277,10 @@ load_saved = True
 _generation: list[tuple[int, ...] | None] = []
 
 #: Set when this process found saved tables stale (``invalidate_caches()``, a
-#: stale index): ``flush`` then replaces the generation marker once it has
-#: saved the records rebuilt, so that every answer made before is made again.
+#: stale index): from then on, ``flush`` replaces the generation marker before
+#: and after it saves records (rebuilt ones), so that no answer made before,
+#: or made by another process from a record it is replacing, is replayed.
 stale_found = False
-_rebuilt_saved = False
 
 
 def generation_seen() -> tuple[int, ...] | None:
@@ -291,10 +291,14 @@ def generation_seen() -> tuple[int, ...] | None:
     return _generation[0]
 
 
-def found_stale() -> None:
-    """Saved tables were found stale: the generation goes at the next flush."""
+def found_stale(index: bool = False) -> None:
+    """Saved tables were found stale (``index``: an index of this process was,
+    and the generation goes at once), or are distrusted (``invalidate_caches()``:
+    it goes when this process saves a record rebuilt)."""
     global stale_found
     stale_found = True
+    if index:
+        _store.new_generation()
     flush_at_exit()
 
 
@@ -359,14 +363,16 @@ savers: list[Any] = []
 
 
 def flush(skip: str | None = None) -> None:
-    """Save every changed record (but ``skip``'s, still being filled), then the
-    generation marker if tables were found stale here. Never raises."""
-    global stale_found, _rebuilt_saved
+    """Save every changed record (but ``skip``'s, still being filled); where
+    tables were found stale here, replace the generation marker before and
+    after. Never raises."""
     for saver in savers:
         saver()
-    for key in list(_dirty):
-        if key == skip:
-            continue
+    saving = [key for key in list(_dirty) if key != skip]
+    if stale_found and saving:
+        _store.new_generation()  # what was kept before goes, before the records do
+    saved = False
+    for key in saving:
         _dirty.discard(key)
         record = records.get(key)
         if record is None or not record.trusted:
@@ -379,10 +385,9 @@ def flush(skip: str | None = None) -> None:
             continue
         if _store.save(key, payload):
             record.persisted = "saved"
-            _rebuilt_saved = _rebuilt_saved or stale_found
-    if stale_found and skip is None and _rebuilt_saved:
-        stale_found = _rebuilt_saved = False
-        _store.new_generation()
+            saved = True
+    if stale_found and saved:
+        _store.new_generation()  # and what another process made from the records replaced
 
 
 def mark_dirty(record: Record) -> None:
