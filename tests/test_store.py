@@ -1766,7 +1766,8 @@ def test_one_file_per_entry_however_many_runs(tmp_path: Path, store: Path) -> No
             assert data["path0"] == ""  # python -c: the working directory, relative
             assert data["entry_points"] == [f"cwd{i}_ep"]  # each its own cwd's, never cached
             dirs.update(data["dirs"])
-    expected = sorted(_store.file_name(key_of(d)) for d in dirs)
+    marker = _store.file_name(_store.GENERATION)  # the one file not of an entry
+    expected = sorted([*(_store.file_name(key_of(d)) for d in dirs), marker])
     print("\n".join(expected))
     assert rec_files(store) == expected
     assert tmp_files(store) == []
@@ -2072,10 +2073,30 @@ def test_answers_outlive_records_saved_again_for_other_questions(
     os.replace(info / "entry_points.txt.new", info / "entry_points.txt")
     settle()
     marker = Path(store) / _store.file_name(_store.GENERATION)
-    assert not marker.exists()
+    before = marker.stat()
+    data, proc = query(site, store, debug=True)
+    assert REPLAYED not in proc.stderr
+    assert (marker.stat().st_ino, marker.stat().st_mtime_ns) != (before.st_ino, before.st_mtime_ns)
+    assert data["answers"] == uncached(site, store)
+
+
+def test_answers_do_not_outlive_the_generation_marker(tmp_path: Path, store: Path) -> None:
+    """The first process writes the generation marker; answers hold only while
+    it is the one they were made against: removed (``clear --all``, by hand),
+    none holds, and the next process writes a new one ("no marker" is never a
+    generation, else answers made before the first one would hold again)."""
+    site = make_site(tmp_path / "site")
+    query(site, store)
+    marker = Path(store) / _store.file_name(_store.GENERATION)
+    assert marker.exists()
+    _data, proc = query(site, store, debug=True)
+    assert REPLAYED in proc.stderr
+    marker.unlink()
     data, proc = query(site, store, debug=True)
     assert REPLAYED not in proc.stderr and marker.exists()
     assert data["answers"] == uncached(site, store)
+    _data, proc = query(site, store, debug=True)
+    assert REPLAYED in proc.stderr
 
 
 def test_a_group_answer_is_kept_in_one_file_per_sys_path(tmp_path: Path, store: Path) -> None:

@@ -260,7 +260,11 @@ def saved_sections(key: str) -> _store.Saved:
         return _saved[key] or _store.NOTHING
     except KeyError:
         if not _generation:  # before any table is loaded or built here
-            _generation.append(_store.generation())
+            seen = _store.generation()
+            if seen is None and load_saved:  # none yet: the first one
+                _store.new_generation()
+                seen = _store.generation()
+            _generation.append(seen)
         saved = _store.load(key) if load_saved else None
         _saved[key] = saved
         return saved or _store.NOTHING

@@ -594,18 +594,16 @@ GENERATION = "generation:"
 
 
 def generation() -> tuple[int, ...] | None:
-    """The identity of the generation marker now: ``()`` if there is none yet,
-    ``None`` if there is no store (nothing is kept across processes then)."""
+    """The identity of the generation marker now; ``None`` if there is none
+    (no store, or no marker yet: "none" is never a generation, or answers made
+    before a marker was first written would hold again once it is removed)."""
     root = cache_dir()
     if root is None:
         return None
     try:
-        st = os.stat(os.path.join(root, file_name(GENERATION)), follow_symlinks=False)
-    except FileNotFoundError:
-        return ()
+        return _ident(os.stat(os.path.join(root, file_name(GENERATION)), follow_symlinks=False))
     except OSError:
         return None
-    return _ident(st)
 
 
 def new_generation() -> None:
@@ -767,7 +765,8 @@ def _prune(root: str) -> None:
     records = [n for n in names if n.endswith(".rec") and not n.startswith(".")]
     if len(records) <= MAX_FILES:
         return
-    found = sorted(entries(root), key=lambda e: e[3])
+    marker = file_name(GENERATION)  # the oldest file, and what every answer holds
+    found = sorted((e for e in entries(root) if e[0] != marker), key=lambda e: e[3])
     gone = [name for name, key, _size, _mtime in found if not os.path.isdir(key)]
     remove(root, gone)
     left = [e for e in found if e[0] not in set(gone)]
