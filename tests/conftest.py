@@ -95,6 +95,15 @@ def native_fresh(module: Any) -> None:
 SITE_DIRS = frozenset([*_site.getsitepackages(), _site.getusersitepackages()])
 
 
+def uncached(ask: Callable[[], Any]) -> Any:
+    """``ask()`` with the cache switched off in this process (the native answer)."""
+    _patch.enabled = False
+    try:
+        return ask()
+    finally:
+        _patch.enabled = True
+
+
 def differences(module: Any) -> list[str]:
     """Snapshot ``module`` with the cache on (twice) and off; return differences."""
     ensure_patched()
@@ -103,12 +112,12 @@ def differences(module: Any) -> list[str]:
     try:
         on_cold = _snapshot.snapshot(module)
         on_warm = _snapshot.snapshot(module)
-        _patch.enabled = False
-        try:
+
+        def fresh_snapshot() -> Any:
             native_fresh(module)
-            off = _snapshot.snapshot(module)
-        finally:
-            _patch.enabled = True
+            return _snapshot.snapshot(module)
+
+        off = uncached(fresh_snapshot)
     finally:
         sys.path[:] = saved
     return [f"cold: {d}" for d in _snapshot.diff(off, on_cold)] + [

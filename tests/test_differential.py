@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from conftest import indexes_serve, settle, tables_serve
-from importlib_metadata_cache import _patch, _record
+from conftest import indexes_serve, settle, tables_serve, uncached
+from importlib_metadata_cache import _record
 from sites import build, build_zip, dist_info, metadata
 
 EPS = "[console_scripts]\ntool = pkg.cli:main\n\n[imc.plugins]\nalpha = pkg.alpha:Plugin [extra]\n"
@@ -212,11 +212,7 @@ def test_a_read_text_wrapped_on_the_class_is_honoured(
 
     monkeypatch.setattr(provider.PathDistribution, "read_text", read_text)
     on = loop()
-    _patch.enabled = False
-    try:
-        off = loop()
-    finally:
-        _patch.enabled = True
+    off = uncached(loop)
     assert on == off
     # With the backport imported after the standard library, its finder makes
     # the standard library's distributions: they are not the wrapped class's.
@@ -242,11 +238,7 @@ def test_a_read_text_set_on_the_instance_is_honoured(site: Path, provider: Any) 
         return found
 
     on = answers()
-    _patch.enabled = False
-    try:
-        off = answers()
-    finally:
-        _patch.enabled = True
+    off = uncached(answers)
     assert on == off == [[("fake", "fake:main")]] * 4
 
 
