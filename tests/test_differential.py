@@ -242,6 +242,40 @@ def test_a_read_text_set_on_the_instance_is_honoured(site: Path, provider: Any) 
     assert on == off == [[("fake", "fake:main")]] * 4
 
 
+@pytest.mark.parametrize("patched", ["matches", "select"])
+def test_a_selection_patched_by_a_program_is_honoured(
+    site: Path, provider: Any, monkeypatch: pytest.MonkeyPatch, patched: str
+) -> None:
+    """``entry_points(group=...)`` skips the native ``select`` over entry points
+    known to be of that group, but only while ``EntryPoint.matches`` and
+    ``EntryPoints.select`` are the ones found at patch time."""
+    build(site, dist_info("alpha", "1.0", entry_points=EPS))
+    build(site, dist_info("beta", "1.0", entry_points=EPS.replace("alpha =", "beta =")))
+    settle()
+    kept = provider.entry_points(group="imc.plugins")  # an answer kept for this sys.path
+    assert [ep.name for ep in kept] == ["alpha", "beta"]
+    if patched == "matches":
+        cls = type(next(iter(kept)))
+        native = cls.matches
+
+        def replacement(self: Any, **params: Any) -> bool:
+            return bool(native(self, **params)) and self.name != "alpha"
+
+    else:
+        cls, native = provider.EntryPoints, provider.EntryPoints.select
+
+        def replacement(self: Any, **params: Any) -> Any:
+            return native(self.__class__(ep for ep in self if ep.name != "alpha"), **params)
+
+    monkeypatch.setattr(cls, patched, replacement)
+
+    def answers() -> list[Any]:
+        return [[ep.name for ep in provider.entry_points(group="imc.plugins")] for _ in range(2)]
+
+    on = answers()
+    assert on == uncached(answers) == [["beta"], ["beta"]]
+
+
 def test_mtime_set_back(site: Path, provider: Any, differential: Any) -> None:
     """A new dist whose entry's mtime was set back with ``os.utime`` is still seen."""
     build(site, dist_info("old", "1.0"))

@@ -54,6 +54,8 @@ __all__ = ["entry_points_function"]
 
 MISS = _record.MISS
 
+_POSIX = _record._POSIX
+
 
 class Index:
     """What ``entry_points()`` needs of one directory entry, for one provider.
@@ -245,7 +247,11 @@ class Stale(Exception):
 
 def _check(root: str, child: str, expected: Stamp) -> bool:
     try:
-        return stamp(os.stat(os.path.join(root, child))) == expected
+        if _POSIX:  # os.path.join, for a child that is a name (from a listing)
+            where = root + child if root.endswith("/") else f"{root}/{child}"
+        else:
+            where = os.path.join(root, child)
+        return stamp(os.stat(where)) == expected
     except OSError:
         return False
 
@@ -569,7 +575,8 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
         if answer is not None and answer.holds(paths):
             if _log.enabled:
                 _log.debug(f"entry_points(group={group!r}): the answer kept for this sys.path")
-            return _container(module, answer.entry_points(source, paths, str(group)), params)
+            kept = answer.entry_points(source, paths, str(group))
+            return _container(module, kept, params, source)
     entry_point = source.EntryPoint
     dist_class = source.PathDistribution
     path_class = _record.PATH_TYPE
@@ -622,13 +629,47 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
         earlier.append((root, index))
     if group_only:
         _remember(module, source, paths, "g:" + str(group), tuple(checks), tuple(rows))
+        return _container(module, eps, params, source)
     return _container(module, eps, params)
 
 
-def _container(module: Any, eps: list[Any], params: dict[str, Any]) -> Any:
+def _container(module: Any, eps: list[Any], params: dict[str, Any], source: Any = None) -> Any:
+    """What ``module.entry_points(**params)`` returns for ``eps``; ``source``:
+    given when every one of them is of the one group asked for (``params`` is
+    ``{"group": ...}``), and if the functions ``select`` runs are still the
+    ones found at patch time, their answer is known: all of ``eps``, in order."""
+    if source is not None and _selection(module, source) == _selections.get(
+        (module.__name__, source.__name__)
+    ):
+        return module.EntryPoints(eps)
     if hasattr(module, "SelectableGroups"):  # 3.10, 3.11
         return module.SelectableGroups.load(eps).select(**params)
     return module.EntryPoints(eps).select(**params)
+
+
+def _static(cls: Any, name: str) -> Any:
+    for klass in getattr(cls, "__mro__", ()):
+        found = vars(klass).get(name)
+        if found is not None:
+            return found
+    return None
+
+
+def _selection(module: Any, source: Any) -> tuple[Any, ...]:
+    """The functions the native ``select`` of ``module``'s ``entry_points`` runs
+    over ``source``'s entry points."""
+    groups = getattr(module, "SelectableGroups", None)
+    return (
+        module.EntryPoints,
+        _static(module.EntryPoints, "select"),
+        _static(source.EntryPoint, "matches"),
+        None if groups is None else _static(groups, "load"),
+        None if groups is None else _static(groups, "select"),
+    )
+
+
+#: (provider, source provider) -> ``_selection`` as it was at patch time.
+_selections: dict[tuple[str, str], tuple[Any, ...]] = {}
 
 
 class Answer:
@@ -1056,6 +1097,9 @@ _ENTRY_POINTS_BODIES = {
 #: Provider name -> whether its ``entry_points()`` puts distributions without metadata last.
 _kinds: dict[str, bool] = {}
 
+#: Provider name -> the provider module whose ``entry_points`` is served here.
+_providers: dict[str, Any] = {}
+
 
 def entry_points_kind(native: Any) -> bool | None:
     """Whether ``native`` (a provider's ``entry_points``) prefers distributions
@@ -1077,6 +1121,10 @@ def entry_points_function(module: Any, native: Any, prefers_valid: bool) -> Any:
     from . import _patch  # imported by now: it is what calls this
 
     _kinds[module.__name__] = prefers_valid
+    _providers[module.__name__] = module
+    for other in _providers.values():  # the standard library's over the backport's too
+        _selections[(module.__name__, other.__name__)] = _selection(module, other)
+        _selections[(other.__name__, module.__name__)] = _selection(other, module)
 
     @functools.wraps(native)
     def entry_points(**params: Any) -> Any:
