@@ -879,6 +879,72 @@ def test_never_stale_across_processes(tmp_path: Path, store: Path, mutation: str
     assert again["answers"] == expected
 
 
+LOOP = textwrap.dedent(
+    """
+    import json, sys
+    from importlib_metadata_cache import _startup
+    _startup.activate()
+    import importlib.metadata as md
+    from importlib_metadata_cache import _record
+
+    site = sys.argv[1]
+    sys.path.insert(0, site)
+    loop = [
+        [d._path.name, [[ep.group, ep.name, ep.value, ep.dist._path.name] for ep in d.entry_points]]
+        for d in md.distributions(path=[site])
+    ]
+    record = _record.records.get(_record.key_of(site))
+    print(json.dumps({
+        "loop": loop,
+        "orders": sorted(record.orders) if record else [],
+        "learnt": sorted(record.learnt) if record else [],
+        "persisted": record.persisted if record else None,
+    }))
+    """
+)
+
+
+def loop(site: str | os.PathLike[str], store: Path, *, cached: bool = True) -> dict[str, Any]:
+    """One process: pluggy's loop (``dist.entry_points`` of every distribution), in order."""
+    proc = run_py(
+        ["-c", LOOP, os.fspath(site)],
+        sub_env(store, cached=cached),
+        label=f"LOOP {'cached' if cached else 'UNCACHED'} {site}",
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_a_loop_in_a_later_process_is_served_and_sees_every_change(
+    tmp_path: Path, store: Path
+) -> None:
+    """The order of ``distributions()`` and the parse of each ``entry_points.txt``
+    are saved with the record; a later process's loop uses them, and still sees
+    a distribution installed since (a new listing) and a file edited in place
+    (its own stamp), as the native code does."""
+    site = Path(make_site(tmp_path / "site"))
+    first = loop(site, store)
+    assert first["loop"] == loop(site, store, cached=False)["loop"]
+    second = loop(site, store)  # served from what the first one saved
+    assert second["persisted"] == "loaded"
+    assert second["orders"] == ["order:importlib.metadata"]
+    assert second["learnt"] == ["eps:importlib.metadata"]
+    assert second["loop"] == first["loop"]
+    _install(site)
+    settle()
+    installed = loop(site, store)
+    assert installed["loop"] == loop(site, store, cached=False)["loop"] != first["loop"]
+    loop(site, store)  # the new listing's order and parses, saved again
+    path = site / "alpha-1.0.dist-info" / "entry_points.txt"
+    dir_stat = os.stat(path.parent)
+    with open(path, "w") as handle:  # in place: same inode, the directories untouched
+        handle.write(ep_section("alpha_cli = alpha:run", "alpha_more = alpha:more"))
+    os.utime(path.parent, ns=(dir_stat.st_atime_ns, dir_stat.st_mtime_ns))
+    edited = loop(site, store)
+    expected = loop(site, store, cached=False)["loop"]
+    assert edited["persisted"] == "loaded"
+    assert edited["loop"] == expected != installed["loop"]
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A fresh venv with this project's wheel installed: its ``.pth`` is live."""

@@ -60,11 +60,13 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
     """``PathDistribution.entry_points`` for ``module``, memoising the parse;
     ``reader``: the ``read_text`` installed on its ``PathDistribution`` (while it
     is still the one there, a loop's way below may stand in for it)."""
-    from . import _patch  # imported by now: it is what calls this
+    from . import _patch, _query  # imported by now: _patch is what calls this
 
     parsed = _parsed.setdefault(module.__name__, {})
     by_file = _by_file.setdefault(module.__name__, {})
     section = f"parsed:{module.__name__}"
+    learnt_section = f"eps:{_query.provider_id(module)}"
+    records = _record.records
     native_get = native.fget
     assert native_get is not None
     dist_class = module.PathDistribution
@@ -98,6 +100,8 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
                     if is_file(st.st_mode):
                         current = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                         known = by_file.get(where)
+                        if known is None:
+                            known = _learnt(where, current)
                         if known is not None and known[0] == current:
                             known[2].hits += 1
                             entry_point = module.EntryPoint
@@ -110,18 +114,46 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
                         return result
         return _entry_points(self)
 
+    def _learnt(where: str, current: Any) -> Any:
+        """What ``_learn`` kept for ``where`` in its record, in this process or
+        an earlier one, if it is of stamp ``current``; else ``None``."""
+        key, _sep, child = where.rpartition("/")
+        record = records.get(key or "/")
+        if record is None or not record.trusted:
+            return None
+        try:
+            found = record.learnt_of(learnt_section).get(child)
+        except Exception:  # a saved file replaced since it was opened: no memo
+            return None
+        if type(found) is not tuple or len(found) != 2 or found[0] != current:
+            return None
+        known = (current, found[1], record)
+        if len(by_file) >= MAX_MEMO:
+            by_file.clear()
+        by_file[where] = known
+        return known
+
     def _learn(where: str, current: Any) -> None:
         """Keep the parse the memo used for ``where``, if its text is the one
-        kept in its record with the stamp just seen (settled, then)."""
+        kept in its record with the stamp just seen (settled, then): here, and
+        in the record (saved with it)."""
         key, _sep, child = where.rpartition("/")
-        record = _record.records.get(key or "/")
-        kept = None if record is None else record.texts.get((child, "entry_points.txt"))
+        record = records.get(key or "/")
+        if record is None:
+            return
+        kept = record.texts.get((child, "entry_points.txt"))
         if kept is not None and kept[0] == current:
             triples = parsed.get(kept[1])
             if triples is not None:
                 if len(by_file) >= MAX_MEMO:
                     by_file.clear()
                 by_file[where] = (current, triples, record)
+                if record.trusted:
+                    try:
+                        record.learnt_of(learnt_section)[child] = (current, triples)
+                        _record.mark_dirty(record)
+                    except Exception:  # only a memo is lost
+                        pass
 
     def _entry_points(self: Any) -> Any:
         text = self.read_text("entry_points.txt")

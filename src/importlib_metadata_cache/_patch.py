@@ -55,7 +55,8 @@ def patch_provider(module: Any) -> None:
     read_text = vars(dist)["read_text"]
     if not (callable(search) and callable(read_text) and callable(lookup)):
         raise TypeError(f"{name} does not have the expected shape")
-    _replace(fast_path, "search", _cached_search(name, search, lookup))
+    order_section = f"order:{_query.provider_id(module)}"
+    _replace(fast_path, "search", _cached_search(name, search, lookup, order_section))
     reader = _cached_read_text(read_text)
     _replace(dist, "read_text", reader)
     base = module.Distribution
@@ -185,13 +186,18 @@ def _wrap_invalidate(owner: Any) -> None:
     _replace(owner, "invalidate_caches", new)
 
 
-def _cached_search(provider: str, native: Any, lookup_class: Any) -> Any:
+def _cached_search(provider: str, native: Any, lookup_class: Any, order_section: str) -> Any:
     lookup_for = _record.lookup_for
+    every_path = _record.every_path
     miss = _record.MISS
 
     @functools.wraps(native)
     def search(self: Any, prepared: Any) -> Any:
         if enabled:
+            if not prepared:  # every distribution: ``distributions()``
+                paths = every_path(self.root, provider, order_section, lookup_class, prepared)
+                if paths is not miss:
+                    return paths
             lookup = lookup_for(self.root, provider, lookup_class)
             if lookup is not miss:
                 return lookup.search(prepared)

@@ -56,9 +56,12 @@ class Record:
         "hits",
         "indexes",
         "layouts",
+        "learnt",
+        "listings",
         "lookups",
         "memos",
         "misses",
+        "orders",
         "path",
         "persisted",
         "saved",
@@ -76,6 +79,11 @@ class Record:
         self.texts: dict[tuple[str, str], tuple[Stamp, str]] = {}
         # (provider name, literal root) -> that provider's native Lookup; not persisted
         self.lookups: dict[tuple[str, str], Any] = {}
+        # the same key -> the ``_Listing`` that Lookup was built from
+        self.listings: dict[tuple[str, str], _Listing] = {}
+        # "order:<provider>" -> the children its Lookup yields for every
+        # distribution, in order: ``distributions()`` without building a Lookup
+        self.orders: dict[str, tuple[str, ...]] = {}
         self.hits = 0
         self.misses = 0
         # "loaded", "saved" or None: what the store did for it in this process
@@ -93,6 +101,9 @@ class Record:
         self.memos: dict[str, dict[Any, Any]] = {}
         # memo section -> (number of buckets, {bucket: (offset, length, CRC-32) in its data})
         self.layouts: dict[str, tuple[int, dict[int, tuple[int, int, int]]]] = {}
+        # "eps:<provider>" -> {child: (stamp of its entry_points.txt, its parse)},
+        # the parse of a text kept in ``texts`` with that stamp (``_members``)
+        self.learnt: dict[str, dict[str, tuple[Stamp, Any]]] = {}
 
     def payload(self) -> dict[str, bytes]:
         """What is persisted: ``marshal``-ed sections, decoded only when needed."""
@@ -108,7 +119,11 @@ class Record:
                     sections[name] = data
         for index in self.indexes.values():
             sections.update(index)
+        for name, order in self.orders.items():
+            sections[name] = marshal.dumps(order)
         present = set(self.children or ())
+        for name, learnt in self.learnt.items():
+            sections[name] = marshal.dumps({c: v for c, v in learnt.items() if c in present})
         texts = {k: v for k, v in self.texts.items() if k[1] in PERSISTED_FILES}
         sections["record"] = marshal.dumps((self.stamp, self.children, texts))
         live = {child: memo for child, memo in headers.items() if child in present}
@@ -171,6 +186,16 @@ class Record:
                 bucket = {}
             self.memos[name] = bucket
         return bucket
+
+    def learnt_of(self, section: str) -> dict[str, tuple[Stamp, Any]]:
+        """Table ``section`` of ``learnt``, loaded from the saved file at first use
+        (empty if there is none, or it does not decode as one); raises if the
+        saved file changed since it was opened."""
+        table = self.learnt.get(section)
+        if table is None:
+            found = None if self.saved is None else self.saved.decoded(section)
+            table = self.learnt[section] = found if type(found) is dict else {}
+        return table
 
     def _layout(self, section: str) -> tuple[int, dict[int, tuple[int, int, int]]]:
         layout = None
@@ -420,17 +445,24 @@ class _Listing:
     used for the whole listing.
     """
 
-    __slots__ = ("_children", "_make", "root")
+    __slots__ = ("_children", "_make", "made", "root")
 
     def __init__(self, root: str, children: tuple[str, ...]) -> None:
         self.root = root
         self._children = children
         self._make: Any = None
+        # id(path) -> the child it was made for, while the Lookup built keeps them
+        self.made: dict[int, str] = {}
 
     def children(self) -> tuple[str, ...]:
         return self._children
 
     def joinpath(self, child: str) -> pathlib.Path:
+        path = self._joinpath(child)
+        self.made[id(path)] = child
+        return path
+
+    def _joinpath(self, child: str) -> pathlib.Path:
         make: Any = self._make
         if make is None:
             plain = pathlib.Path(self.root, child)
@@ -477,34 +509,85 @@ def lookup_for(root: object, provider: str, lookup_class: Any) -> Any:
     One ``stat`` of the entry per call, as the native ``FastPath.mtime`` does;
     the listing is taken again when the stamp changed or was not settled.
     """
-    if type(root) is not str or not os.path.isabs(root):
-        return MISS
     try:
-        key = key_of(root)
-        st = os.stat(root)
-        if not _statmod.S_ISDIR(st.st_mode):
-            return MISS  # a zip file or anything else: native code
-        current = stamp(st)
-        record = record_of(key)
-        if _dirty and (len(_dirty) > 1 or key not in _dirty):
-            flush(skip=key)  # what the last query filled, saved before this one
-        if record.children is None or record.stamp != current or not record.trusted:
-            observed_at = now()
-            children = tuple(os.listdir(root))
-            _relist(record, current, children, settled(current, observed_at))
-            if _log.enabled:
-                _log.debug(f"listed {root!r}: {len(children)} children")
-        else:
-            record.hits += 1
-        lookup = record.lookups.get((provider, root))
-        if lookup is None:
-            lookup = lookup_class(_Listing(root, record.children))  # type: ignore[arg-type]
-            record.lookups[(provider, root)] = lookup
-        return lookup
+        record = _listed(root)
+        if record is MISS:
+            return MISS
+        assert type(root) is str
+        return _lookup(record, root, provider, lookup_class)
     except Exception as exc:
         if _log.enabled:
             _log.debug(f"listing {root!r} falls back to the native code: {exc!r}")
         return MISS
+
+
+def every_path(
+    root: object, provider: str, order_section: str, lookup_class: Any, prepared: Any
+) -> Any:
+    """What the provider's ``Lookup(root).search(prepared)`` yields for a
+    ``prepared`` that asks for every distribution (``distributions()``), or
+    ``MISS``: the paths of the children in the order that Lookup yields them,
+    found once with it and kept (and saved) in the record under
+    ``order_section``, valid while its listing is. A later process lists the
+    distributions of a settled directory without building a ``Lookup``
+    (which normalises every child's name)."""
+    try:
+        if type(root) is not str or os.path.basename(root).lower().endswith(".egg"):
+            return MISS  # spelled as an egg, the Lookup also reads EGG-INFO
+        record = _listed(root)
+        if record is MISS:
+            return MISS
+        order = record.orders.get(order_section)
+        if order is None and record.trusted and record.saved is not None:
+            found = record.saved.decoded(order_section)
+            if type(found) is tuple and all(type(child) is str for child in found):
+                order = record.orders[order_section] = found
+        if order is None:
+            lookup = _lookup(record, root, provider, lookup_class)
+            made = record.listings[(provider, root)].made
+            order = tuple(made[id(path)] for path in lookup.search(prepared))
+            if record.trusted:
+                record.orders[order_section] = order
+                mark_dirty(record)
+        return map(_Listing(root, record.children or ())._joinpath, order)
+    except Exception as exc:
+        if _log.enabled:
+            _log.debug(f"listing {root!r} falls back to the native code: {exc!r}")
+        return MISS
+
+
+def _listed(root: object) -> Any:
+    """The record of ``root``, listed now (from the record while its stamp
+    holds), or ``MISS`` (not an absolute directory entry)."""
+    if type(root) is not str or not os.path.isabs(root):
+        return MISS
+    key = key_of(root)
+    st = os.stat(root)
+    if not _statmod.S_ISDIR(st.st_mode):
+        return MISS  # a zip file or anything else: native code
+    current = stamp(st)
+    record = record_of(key)
+    if _dirty and (len(_dirty) > 1 or key not in _dirty):
+        flush(skip=key)  # what the last query filled, saved before this one
+    if record.children is None or record.stamp != current or not record.trusted:
+        observed_at = now()
+        children = tuple(os.listdir(root))
+        _relist(record, current, children, settled(current, observed_at))
+        if _log.enabled:
+            _log.debug(f"listed {root!r}: {len(children)} children")
+    else:
+        record.hits += 1
+    return record
+
+
+def _lookup(record: Record, root: str, provider: str, lookup_class: Any) -> Any:
+    lookup = record.lookups.get((provider, root))
+    if lookup is None:
+        listing = _Listing(root, record.children or ())
+        lookup = lookup_class(listing)
+        record.lookups[(provider, root)] = lookup
+        record.listings[(provider, root)] = listing
+    return lookup
 
 
 def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: bool) -> None:
@@ -522,9 +605,16 @@ def _relist(record: Record, current: Stamp, children: tuple[str, ...], trusted: 
         except Exception:  # they are only memos
             pass
     record.lookups = {}
+    record.listings = {}
+    record.orders = {}
     record.indexes = {}
     record.memos = {}
     record.layouts = {}
+    # Kept with the stamp of each file: valid whatever the listing is.
+    record.learnt = {
+        name: {c: v for c, v in learnt.items() if c in present}
+        for name, learnt in record.learnt.items()
+    }
     record.saved = None
     record.headers = {k: v for k, v in headers.items() if k in present}
     record.texts = texts
