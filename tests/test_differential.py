@@ -276,6 +276,36 @@ def test_a_selection_patched_by_a_program_is_honoured(
     assert on == uncached(answers) == [["beta"], ["beta"]]
 
 
+def test_repaired_headers_are_the_native_ones_whatever_the_body(provider: Any) -> None:
+    """What the provider's ``Message`` makes of a header block is kept, but the
+    body it appends as ``Description`` (and empties, in the backport) is each
+    message's own: one with lone surrogates, one without a body, one with."""
+    block = "Metadata-Version: 2.1\nName: s\nVersion: 1\nSummary: a\n        b\n"
+    texts = [block + "\nplain body\n", block, block + "\nbody \udcff\n", block + "\nother\n"]
+
+    class Texts(provider.Distribution):  # type: ignore[misc,name-defined]
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def read_text(self, filename: str) -> str | None:
+            return self.text if filename == "METADATA" else None
+
+        def locate_file(self, path: Any) -> Any:
+            return path
+
+    def answers() -> list[Any]:
+        found = []
+        for text in texts * 2:
+            meta = Texts(text).metadata
+            items = [(k, type(v).__name__, str(v)) for k, v in meta.items()]
+            found.append([type(meta).__name__, items, meta.get_payload()])
+        return found
+
+    on = answers()
+    assert on == answers() == uncached(answers)
+    assert on[0][1][-1] == ("Description", "str", "plain body\n")
+
+
 def test_mtime_set_back(site: Path, provider: Any, differential: Any) -> None:
     """A new dist whose entry's mtime was set back with ``os.utime`` is still seen."""
     build(site, dist_info("old", "1.0"))

@@ -702,6 +702,7 @@ METADATA_QUERY = textwrap.dedent(
     from importlib_metadata_cache import _startup
     _startup.activate()
     import importlib.metadata as md
+    import email.message
     import email.parser
 
     parses = []
@@ -710,12 +711,24 @@ METADATA_QUERY = textwrap.dedent(
         parses.append(text.split("\\n", 2)[1])
         return real(self, text, headersonly)
     email.parser.Parser.parsestr = counting
+    # What the provider's Message asks of the body when it repairs the headers.
+    repairs, inside = [], []
+    real_payload = email.message.Message.get_payload
+    def get_payload(self, *args, **kwargs):
+        if inside:
+            repairs.append(self["Name"])
+        return real_payload(self, *args, **kwargs)
+    email.message.Message.get_payload = get_payload
     sys.path.insert(0, sys.argv[1])
     out = {}
     for dist in md.distributions(path=[sys.argv[1]]):
+        inside.append(1)
         meta = dist.metadata
+        inside.clear()
         out[dist._path.name] = [meta.items(), meta.get_payload(), meta.defects, meta.json]
-    print(json.dumps({"metadata": out, "parses": sorted(parses)}, default=repr))
+    print(json.dumps(
+        {"metadata": out, "parses": sorted(parses), "repairs": sorted(repairs)}, default=repr
+    ))
     """
 )
 
@@ -723,7 +736,9 @@ METADATA_QUERY = textwrap.dedent(
 def test_a_later_process_gets_metadata_without_parsing_it(tmp_path: Path, store: Path) -> None:
     """The parsed headers of METADATA are saved (keyed by the header text), so a
     later process builds ``dist.metadata`` without the ``email`` parser; a text
-    whose parse is not a plain header block and body is parsed every time."""
+    whose parse is not a plain header block and body is parsed every time.
+    What the provider's ``Message`` makes of the headers is saved too: the
+    later process does not repair them again."""
     files = base_files()
     odd = {
         "crlf-1.0.dist-info/METADATA": "Name: crlf\r\nVersion: 1.0\r\n\r\nBody\r\n",
@@ -745,6 +760,10 @@ def test_a_later_process_gets_metadata_without_parsing_it(tmp_path: Path, store:
     # The second: only the texts that are not a plain header block and body.
     # (read_text gives universal newlines: the CRLF text is a plain one)
     assert runs[1]["parses"] == ["Name: from", "Version: 1.0"], runs[1]["parses"]
+    with_body = sorted(dict(meta[0])["Name"] for meta in expected.values() if meta[1])
+    assert runs[0]["repairs"] == json.loads(off.stdout)["repairs"] == with_body
+    # Kept per header block, whatever the parse came from ("from" is parsed again).
+    assert runs[1]["repairs"] == [], runs[1]["repairs"]
 
 
 # ================================================ 3. never stale across processes

@@ -52,6 +52,9 @@ def clear() -> None:
     _parsed.clear()
     _headers.clear()
     _messages.clear()
+    _pending.clear()
+    for table in _repairs.values():
+        table.clear()
     for by_file in _by_file.values():
         by_file.clear()
 
@@ -322,13 +325,24 @@ class MemoisedEmail:
     the parse: same headers, payload, defects (none) and every other
     attribute. A later text with the same header block gets that message
     without the parser; any other text is parsed.
+
+    The provider then wraps the copy in its ``Message``, whose constructor
+    re-indents every header value and appends the body as ``Description``
+    (``_repair_headers``): that too is kept per header block, per provider
+    (see ``repair_headers_method``).
     """
 
-    def __init__(self, real: Any) -> None:
-        from . import _patch  # imported by now: it is what calls this
+    def __init__(self, real: Any, module: Any = None) -> None:
+        from . import _patch, _query  # imported by now: _patch is what calls this
 
         self._imc_real = real
         self._imc_patch = _patch
+        self._imc_module = module
+        # The provider's table of ``_repair_headers`` answers once its method
+        # is wrapped (``None``: not yet, ``False``: never).
+        self._imc_repairs: Any = None if module is not None else False
+        # The memo of this provider's messages (``_saved_message``).
+        self._imc_section = MESSAGES + ("" if module is None else f"-{_query.provider_id(module)}")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._imc_real, name)
@@ -338,14 +352,18 @@ class MemoisedEmail:
         real = self._imc_real.message_from_string
         if args or kwargs or type(s) is not str or not self._imc_patch.enabled:
             return real(s, *args, **kwargs)
+        section = self._imc_section
+        repairs = self._imc_repairs
+        if repairs is None:
+            repairs = self._imc_repairs = _wrap_repair(self._imc_module)
         parsed = _messages.get(s)
         if parsed is None:
-            parsed = _saved_message(s)
+            parsed = _saved_message(s, section, repairs)
             if parsed is None:
                 parsed = real(s)
                 if parsed.is_multipart():  # a payload of messages: not worth copying
                     return parsed
-                _save_message(s, parsed)
+                _save_message(s, parsed, section)
             if len(_messages) >= MAX_MESSAGES:
                 _messages.clear()
             _messages[s] = parsed
@@ -353,10 +371,179 @@ class MemoisedEmail:
         vars(copy).update(vars(parsed))
         copy._headers = list(parsed._headers)
         copy.defects = list(parsed.defects)
+        if type(repairs) is dict:
+            _expect_repair(copy, parsed, s, repairs, section)
         return copy
 
 
 MESSAGES = "messages"
+
+#: Per provider ``_adapters`` module: header block -> what its ``Message``'s
+#: ``_repair_headers`` made of it: ``(mode, repaired headers)``; ``mode`` 0 if
+#: it leaves the body in place, 1 if it empties it (``set_payload('')``, the
+#: backport), ``None`` if not seen with a body yet.
+_repairs: dict[str, dict[str, tuple[int | None, tuple[tuple[str, str], ...]]]] = {}
+
+#: Copies just returned by ``message_from_string``, about to be wrapped:
+#: id of their header list -> (that list, the parse's, header block, table,
+#: memo section, what the table holds for the block or ``None``, record).
+_pending: dict[int, tuple[Any, ...]] = {}
+
+
+def _wrap_repair(module: Any) -> Any:
+    """The repair table of ``module``'s ``_adapters.Message``, wrapping its
+    ``_repair_headers`` the first time; ``None`` while ``_adapters`` is not
+    imported (3.13 imports it at the first ``metadata``), ``False`` if it has
+    no such method."""
+    from . import _patch
+
+    adapters = vars(module).get("_adapters")
+    if adapters is None:
+        return None
+    message = getattr(adapters, "Message", None)
+    native = vars(message).get("_repair_headers") if isinstance(message, type) else None
+    if not callable(native) or not hasattr(native, "__code__"):
+        return False
+    table = _repairs.setdefault(adapters.__name__, {})
+    if not getattr(native, "_imc_wrapped", False):
+        _patch._replace(message, "_repair_headers", repair_headers_method(native))
+    return table
+
+
+def _expect_repair(copy: Any, parsed: Any, text: str, table: Any, section: str) -> None:
+    block = text[: _header_block(text)]
+    template = table.get(block)
+    record = _record.metadata_hint
+    if template is None and record is not None and record.saved is not None:
+        try:
+            template = _template(_entry(record.memo(section, block).get(block))[1])
+        except Exception:  # a saved file replaced since it was opened: no memo
+            template = None
+        if template is not None:
+            table[block] = template
+    if len(_pending) >= 64:
+        _pending.clear()
+    headers = copy._headers
+    _pending[id(headers)] = (headers, parsed._headers, block, table, section, template, record)
+
+
+def _template(found: Any) -> Any:
+    """``found`` if it is a ``_repairs`` value, else ``None``."""
+    if type(found) is not tuple or len(found) != 2 or found[0] not in (None, 0, 1):
+        return None
+    return found if type(found[1]) is tuple else None
+
+
+def _pairs(values: Any) -> bool:
+    return type(values) is tuple and all(
+        type(h) is tuple and len(h) == 2 and type(h[0]) is type(h[1]) is str for h in values
+    )
+
+
+def _entry(found: Any) -> tuple[Any, Any]:
+    """``(headers or None, repair or None)`` of a value of a messages memo."""
+    if type(found) is tuple and len(found) == 2:
+        return found
+    return None, None
+
+
+def _plain(text: str) -> bool:
+    """No lone surrogates: what ``get_payload()`` returns as it is."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def repair_headers_method(native: Any) -> Any:
+    """A provider's ``Message._repair_headers``, answered from its table for a
+    copy made by ``MemoisedEmail`` (and not changed since).
+
+    The native method re-indents each header value (a function of the value)
+    and appends ``('Description', self.get_payload())`` if there is a body,
+    which for a body without lone surrogates is the body itself; the
+    backport's also empties the body. What it did for a header block is
+    learnt from a native call, and only if its result and its effects are
+    exactly that: the headers' keys in order, the ``Description`` of the
+    body, and no attribute changed but the body emptied. Anything else, and
+    every message not made here, gets the native method.
+    """
+    from . import _patch  # imported by now: it is what calls this
+
+    def _repair_headers(self: Any) -> Any:
+        own = vars(self)
+        headers = own.get("_headers")
+        entry = _pending.pop(id(headers), None)
+        if entry is None or entry[0] is not headers or not _patch.enabled:
+            return native(self)
+        _same, parsed, block, table, section, template, record = entry
+        payload = own.get("_payload")
+        if type(payload) is not str or headers != parsed:
+            return native(self)
+        if template is not None:
+            mode, values = template
+            known = not payload or (mode is not None and _plain(payload))
+            if known and len(values) == len(headers):
+                result = list(values)
+                if payload:
+                    result.append(("Description", payload))
+                    if mode:
+                        self.set_payload("")
+                return result
+        before = dict(own)
+        result = native(self)
+        try:
+            _learn_repair(self, before, result, block, table, section, record)
+        except Exception:  # only a memo is lost
+            pass
+        return result
+
+    _repair_headers._imc_wrapped = True  # type: ignore[attr-defined]
+    _repair_headers.__doc__ = native.__doc__
+    return _repair_headers
+
+
+def _learn_repair(
+    message: Any,
+    before: dict[str, Any],
+    result: Any,
+    block: str,
+    table: Any,
+    section: str,
+    record: Any,
+) -> None:
+    headers, payload = before["_headers"], before["_payload"]
+    count = len(headers)
+    if type(result) is not list or len(result) < count:
+        return
+    values = tuple(result[:count])
+    if not _pairs(values) or [k for k, _v in values] != [k for k, _v in headers]:
+        return
+    if result[count:] != ([("Description", payload)] if payload else []):
+        return
+    after = vars(message)
+    if after.keys() != before.keys():
+        return
+    mode = 0 if payload else None
+    for name, value in after.items():
+        if value is not before[name]:
+            if name == "_payload" and value == "" and payload:
+                mode = 1
+            else:
+                return  # an effect not known here: never guessed
+    known = table.get(block)
+    if known is not None and (known == (mode, values) or mode is None):
+        return
+    if len(table) >= MAX_MESSAGES:
+        table.clear()
+    table[block] = (mode, values)
+    if record is not None and record.trusted:
+        memo = record.memo(section, block)
+        memo[block] = (_entry(memo.get(block))[0], (mode, values))
+        _record.mark_dirty(record)
 
 
 def _header_block(text: str) -> int:
@@ -375,20 +562,27 @@ def _rebuilt(headers: Any, payload: str) -> Any:
     return message
 
 
-def _saved_message(text: str) -> Any:
+def _saved_message(text: str, section: str, repairs: Any) -> Any:
+    """The message saved for ``text``'s header block and its body, if any
+    (``None``: parse it); what ``repairs`` was saved with it, kept there."""
     record = _record.metadata_hint
     end = _header_block(text)
     if record is None or record.saved is None:
         return None
     block = text[:end]
     try:
-        headers = record.memo(MESSAGES, block).get(block)
+        headers, template = _entry(record.memo(section, block).get(block))
     except Exception:  # a saved file replaced since it was opened: parse
         return None
+    template = _template(template)
+    if template is not None and type(repairs) is dict and block not in repairs:
+        if len(repairs) >= MAX_MESSAGES:
+            repairs.clear()
+        repairs[block] = template
     return None if headers is None else _rebuilt(headers, text[end:])
 
 
-def _save_message(text: str, parsed: Any) -> None:
+def _save_message(text: str, parsed: Any, section: str) -> None:
     record = _record.metadata_hint
     end = _header_block(text)
     if record is None or not record.trusted:
@@ -403,7 +597,8 @@ def _save_message(text: str, parsed: Any) -> None:
         rebuilt = _rebuilt(headers, text[end:])
         if type(rebuilt) is not type(parsed) or vars(rebuilt) != vars(parsed):
             return  # not a plain header block and body: never guess
-        record.memo(MESSAGES, block)[block] = headers
+        memo = record.memo(section, block)
+        memo[block] = (headers, _entry(memo.get(block))[1])
         _record.mark_dirty(record)
     except Exception:  # only a memo is lost
         pass

@@ -69,7 +69,7 @@ def patch_provider(module: Any) -> None:
         )
     real_email = vars(module).get("email")
     if real_email is not None and hasattr(real_email, "message_from_string"):
-        _replace(module, "email", _members.MemoisedEmail(real_email))
+        _replace(module, "email", _members.MemoisedEmail(real_email, module))
     deprecated_non_abstract = getattr(module, "DeprecatedNonAbstract", None)
     if deprecated_non_abstract is not None and deprecated_non_abstract in dist.__mro__:
         _replace(dist, "__new__", _members.fast_new(module))

@@ -90,7 +90,11 @@ def describe_eps(eps: Any) -> Any:
 def _message(msg: Any) -> Any:
     if msg is None:
         return None
-    items = capture(lambda: [[k, v] for k, v in msg.items()])
+    # A value that is not a str (an ``email.header.Header`` for a value with
+    # lone surrogates) compares equal to its text: its type is recorded too.
+    items = capture(
+        lambda: [[k, v] if type(v) is str else [k, _type(v), str(v)] for k, v in msg.items()]
+    )
     payload = capture(lambda: msg.get_payload())
     return [_type(msg), items, payload]
 
