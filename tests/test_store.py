@@ -613,6 +613,47 @@ def test_a_second_process_answers_from_the_saved_record(tmp_path: Path, store: P
     ]
 
 
+KEPT_TEXTS = textwrap.dedent(
+    """
+    import json, sys
+    from importlib_metadata_cache import _startup
+    _startup.activate()
+    import importlib.metadata as md
+
+    site = sys.argv[1]
+    opened = []
+    def audit(event, args):
+        if event == "open" and str(args[0]).startswith(site):
+            opened.append(str(args[0])[len(site):])
+    sys.addaudithook(audit)
+    sys.path.insert(0, site)
+    dist = md.distribution("alpha")
+    texts = [dist.read_text(name) for name in ("top_level.txt", "entry_points.txt")]
+    print(json.dumps({"texts": texts, "opened": sorted(opened)}))
+    """
+)
+
+
+def test_a_later_process_reads_the_kept_texts_from_the_saved_record(
+    tmp_path: Path, store: Path
+) -> None:
+    """The small files kept in a record (``entry_points.txt``, ``top_level.txt``)
+    are saved with it (decoded only when a query reads one): a later process
+    gets their texts without opening them."""
+    site = make_site(tmp_path / "site")
+    runs = [
+        json.loads(run_py(["-c", KEPT_TEXTS, site], sub_env(store), label=f"TEXTS {i}").stdout)
+        for i in range(2)
+    ]
+    off = run_py(["-c", KEPT_TEXTS, site], sub_env(store, cached=False), label="UNCACHED")
+    expected = json.loads(off.stdout)
+    assert runs[0]["texts"] == runs[1]["texts"] == expected["texts"]
+    assert expected["texts"][0] == "alpha\n"
+    files = ["/alpha-1.0.dist-info/entry_points.txt", "/alpha-1.0.dist-info/top_level.txt"]
+    assert runs[0]["opened"] == expected["opened"] == files
+    assert runs[1]["opened"] == []
+
+
 def big_site_files(count: int) -> dict[str, str | bytes | None]:
     """``count`` distributions, each with entry points in a group of its own and
     in the test group: a record file much larger than what a query reads."""

@@ -51,6 +51,7 @@ class Record:
     """The cached data of one directory on ``sys.path``."""
 
     __slots__ = (
+        "_texts",
         "children",
         "headers",
         "hits",
@@ -66,7 +67,6 @@ class Record:
         "persisted",
         "saved",
         "stamp",
-        "texts",
         "trusted",
     )
 
@@ -75,8 +75,9 @@ class Record:
         self.stamp: Stamp | None = None
         self.children: tuple[str, ...] | None = None
         self.trusted = False
-        # (child, filename) -> (stamp of that file, its text)
-        self.texts: dict[tuple[str, str], tuple[Stamp, str]] = {}
+        # (child, filename) -> (stamp of that file, its text); ``None``: the
+        # saved ones, not decoded yet (see ``texts``)
+        self._texts: dict[tuple[str, str], tuple[Stamp, str]] | None = {}
         # (provider name, literal root) -> that provider's native Lookup; not persisted
         self.lookups: dict[tuple[str, str], Any] = {}
         # the same key -> the ``_Listing`` that Lookup was built from
@@ -124,8 +125,10 @@ class Record:
         present = set(self.children or ())
         for name, learnt in self.learnt.items():
             sections[name] = marshal.dumps({c: v for c, v in learnt.items() if c in present})
-        texts = {k: v for k, v in self.texts.items() if k[1] in PERSISTED_FILES}
-        sections["record"] = marshal.dumps((self.stamp, self.children, texts))
+        if self._texts is not None or "texts" not in sections:
+            texts = {k: v for k, v in self.texts.items() if k[1] in PERSISTED_FILES}
+            sections["texts"] = marshal.dumps(texts)
+        sections["record"] = marshal.dumps((self.stamp, self.children))
         live = {child: memo for child, memo in headers.items() if child in present}
         for number, data in bucketed(live).items():
             sections[f"headers:{number}"] = data
@@ -146,15 +149,39 @@ class Record:
         raw = saved.get("record")
         if raw is None:
             raise TypeError("no record section")
-        stamp_, children, texts = marshal.loads(raw)
-        if not (type(stamp_) is tuple and type(children) is tuple and type(texts) is dict):
+        found = marshal.loads(raw)
+        if not (type(found) is tuple and len(found) == 2):
+            raise TypeError("not a record payload")
+        stamp_, children = found
+        if not (type(stamp_) is tuple and type(children) is tuple):
             raise TypeError("not a record payload")
         self.stamp = stamp_
         self.children = children
         self.trusted = True  # only settled records are saved
-        self.texts = texts
+        self._texts = None  # decoded when first asked for
         self.saved = saved
         self.persisted = "loaded"
+
+    @property
+    def texts(self) -> dict[tuple[str, str], tuple[Stamp, str]]:
+        """The texts kept, the saved ones decoded at first use (a query that
+        reads no small file, ``distribution(name).metadata``, does not pay for
+        those of every distribution); none if they cannot be read."""
+        texts = self._texts
+        if texts is None:
+            found = None
+            try:
+                if self.saved is not None:
+                    found = self.saved.decoded("texts")
+            except Exception as exc:  # the saved file changed since it was opened
+                if _log.enabled:
+                    _log.debug(f"not reading the texts saved for {self.path!r}: {exc!r}")
+            texts = self._texts = found if type(found) is dict else {}
+        return texts
+
+    @texts.setter
+    def texts(self, value: dict[tuple[str, str], tuple[Stamp, str]]) -> None:
+        self._texts = value
 
     def header(self, child: str) -> tuple[Stamp, dict[str, str]] | None:
         """The ``METADATA`` memo of ``child``: kept here, or saved by an earlier process."""

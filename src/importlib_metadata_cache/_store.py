@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 APP = "importlib-metadata-cache"
-FORMAT = 8
+FORMAT = 9
 MAGIC = b"IMC-RECORD\x00" + bytes([FORMAT])
 #: Where the head starts: after ``MAGIC``, its length and its CRC-32.
 HEAD_AT = len(MAGIC) + 8
