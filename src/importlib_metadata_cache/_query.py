@@ -630,14 +630,18 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
     if group_only:
         _remember(module, source, paths, "g:" + str(group), tuple(checks), tuple(rows))
         return _container(module, eps, params, source)
-    return _container(module, eps, params)
+    # ``entry_points()``: every one matches no parameter (3.10/3.11 answer the
+    # ``SelectableGroups`` itself, made by the native code below).
+    every = not params and not hasattr(module, "SelectableGroups")
+    return _container(module, eps, params, source if every else None)
 
 
 def _container(module: Any, eps: list[Any], params: dict[str, Any], source: Any = None) -> Any:
     """What ``module.entry_points(**params)`` returns for ``eps``; ``source``:
-    given when every one of them is of the one group asked for (``params`` is
-    ``{"group": ...}``), and if the functions ``select`` runs are still the
-    ones found at patch time, their answer is known: all of ``eps``, in order."""
+    given when every one of them is known to match ``params`` (all of the one
+    group asked for, or no parameter), and if the functions ``select`` runs
+    are still the ones found at patch time, the answer is known: all of
+    ``eps``, in order."""
     if source is not None and _selection(module, source) == _selections.get(
         (module.__name__, source.__name__)
     ):
