@@ -402,12 +402,30 @@ def _wrap_repair(module: Any) -> Any:
         return None
     message = getattr(adapters, "Message", None)
     native = vars(message).get("_repair_headers") if isinstance(message, type) else None
-    if not callable(native) or not hasattr(native, "__code__"):
+    if not _known_repair(native):
         return False
     table = _repairs.setdefault(adapters.__name__, {})
     if not getattr(native, "_imc_wrapped", False):
         _patch._replace(message, "_repair_headers", repair_headers_method(native))
     return table
+
+
+#: The names the ``_repair_headers`` bodies known here use: re-indent with
+#: ``textwrap.dedent`` in a nested function, append ``get_payload()`` (and the
+#: backport's ``set_payload``). Any other body is left native.
+_REPAIR_NAMES = (
+    ("vars", "_payload", "append", "get_payload"),
+    ("vars", "_payload", "append", "get_payload", "set_payload"),
+)
+
+
+def _known_repair(native: Any) -> bool:
+    try:
+        code = native.__code__
+        nested = {const.co_names for const in code.co_consts if hasattr(const, "co_names")}
+    except AttributeError:
+        return False
+    return code.co_names in _REPAIR_NAMES and nested <= {("textwrap", "dedent"), ()}
 
 
 def _expect_repair(copy: Any, parsed: Any, text: str, table: Any, section: str) -> None:
