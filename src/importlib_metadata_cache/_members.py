@@ -379,10 +379,11 @@ class MemoisedEmail:
 MESSAGES = "messages"
 
 #: Per provider ``_adapters`` module: header block -> what its ``Message``'s
-#: ``_repair_headers`` made of it: ``(mode, repaired headers)``; ``mode`` 0 if
+#: ``_repair_headers`` made of it: ``(mode, count, changes)``: ``mode`` 0 if
 #: it leaves the body in place, 1 if it empties it (``set_payload('')``, the
-#: backport), ``None`` if not seen with a body yet.
-_repairs: dict[str, dict[str, tuple[int | None, tuple[tuple[str, str], ...]]]] = {}
+#: backport), ``None`` if not seen with a body yet; the number of headers; and
+#: ``(index, value)`` of each header whose value it changed (re-indented).
+_repairs: dict[str, dict[str, tuple[int | None, int, tuple[tuple[int, str], ...]]]] = {}
 
 #: Copies just returned by ``message_from_string``, about to be wrapped:
 #: id of their header list -> (that list, the parse's, header block, table,
@@ -447,9 +448,17 @@ def _expect_repair(copy: Any, parsed: Any, text: str, table: Any, section: str) 
 
 def _template(found: Any) -> Any:
     """``found`` if it is a ``_repairs`` value, else ``None``."""
-    if type(found) is not tuple or len(found) != 2 or found[0] not in (None, 0, 1):
+    if type(found) is not tuple or len(found) != 3 or found[0] not in (None, 0, 1):
         return None
-    return found if type(found[1]) is tuple else None
+    count, changes = found[1], found[2]
+    if type(count) is not int or type(changes) is not tuple:
+        return None
+    for change in changes:
+        if not (type(change) is tuple and len(change) == 2 and type(change[1]) is str):
+            return None
+        if not (type(change[0]) is int and 0 <= change[0] < count):
+            return None
+    return found
 
 
 def _pairs(values: Any) -> bool:
@@ -502,10 +511,12 @@ def repair_headers_method(native: Any) -> Any:
         if type(payload) is not str or headers != parsed:
             return native(self)
         if template is not None:
-            mode, values = template
+            mode, count, changes = template
             known = not payload or (mode is not None and _plain(payload))
-            if known and len(values) == len(headers):
-                result = list(values)
+            if known and count == len(headers):
+                result = [(key, value) for key, value in headers]  # as natively: tuples
+                for index, value in changes:
+                    result[index] = (result[index][0], value)
                 if payload:
                     result.append(("Description", payload))
                     if mode:
@@ -552,15 +563,21 @@ def _learn_repair(
                 mode = 1
             else:
                 return  # an effect not known here: never guessed
+    changes = tuple(
+        (index, value)
+        for index, ((_key, value), (_same, old)) in enumerate(zip(values, headers, strict=True))
+        if value != old or type(value) is not type(old)
+    )
+    template = (mode, count, changes)
     known = table.get(block)
-    if known is not None and (known == (mode, values) or mode is None):
+    if known is not None and (known == template or mode is None):
         return
     if len(table) >= MAX_MESSAGES:
         table.clear()
-    table[block] = (mode, values)
+    table[block] = template
     if record is not None and record.trusted:
         memo = record.memo(section, block)
-        memo[block] = (_entry(memo.get(block))[0], (mode, values))
+        memo[block] = (_entry(memo.get(block))[0], template)
         _record.mark_dirty(record)
 
 
