@@ -514,9 +514,12 @@ def repair_headers_method(native: Any) -> Any:
             mode, count, changes = template
             known = not payload or (mode is not None and _plain(payload))
             if known and count == len(headers):
-                result = [(key, value) for key, value in headers]  # as natively: tuples
-                for index, value in changes:
-                    result[index] = (result[index][0], value)
+                try:
+                    result = [(key, value) for key, value in headers]  # as natively: tuples
+                    for index, value in changes:
+                        result[index] = (result[index][0], value)
+                except Exception:  # not pairs after all: the native method says what
+                    return native(self)
                 if payload:
                     result.append(("Description", payload))
                     if mode:
