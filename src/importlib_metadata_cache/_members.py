@@ -130,7 +130,13 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
             return None
         if type(found) is not tuple or len(found) != 2 or found[0] != current:
             return None
-        known = (current, found[1], record)
+        triples = found[1]
+        if type(triples) is not tuple or not all(
+            type(t) is tuple and len(t) == 3 and type(t[0]) is type(t[1]) is type(t[2]) is str
+            for t in triples
+        ):
+            return None
+        known = (current, triples, record)
         if len(by_file) >= MAX_MEMO:
             by_file.clear()
         by_file[where] = known
