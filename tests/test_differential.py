@@ -285,6 +285,41 @@ def test_a_selection_patched_by_a_program_is_honoured(
         assert on[2] == ["beta"]
 
 
+@pytest.mark.parametrize("patched", ["__init__", "_for"])
+def test_an_entry_point_class_patched_by_a_program_is_honoured(
+    site: Path, provider: Any, monkeypatch: pytest.MonkeyPatch, patched: str
+) -> None:
+    """Entry points are made without calling ``EntryPoint.__init__`` and
+    ``_for`` only while those are the bodies known here: a program's own
+    (a wrapper, a subclass's hook) is called as natively."""
+    build(site, dist_info("alpha", "1.0", entry_points=EPS))
+    settle()
+    kept = provider.entry_points(group="imc.plugins")  # an answer kept for this sys.path
+    cls = type(next(iter(kept)))
+    if patched not in vars(cls):
+        pytest.skip(f"{cls.__qualname__} has no {patched} of its own (3.10: a named tuple)")
+    native = getattr(cls, patched)
+
+    def replacement(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = native(self, *args, **kwargs)
+        vars(self)["tag"] = patched
+        return result
+
+    monkeypatch.setattr(cls, patched, replacement)
+
+    def seen(eps: Any) -> list[Any]:
+        return [(ep.name, ep.value, ep.group, vars(ep).get("tag")) for ep in eps]
+
+    def answers() -> list[Any]:
+        found = [seen(provider.entry_points(group="imc.plugins")) for _ in range(2)]
+        found.extend(seen(dist.entry_points) for dist in provider.distributions())
+        return found
+
+    on = answers()
+    assert on == uncached(answers)
+    assert on[0] == [("alpha", "pkg.alpha:Plugin [extra]", "imc.plugins", patched)]
+
+
 def test_repaired_headers_are_the_native_ones_whatever_the_body(provider: Any) -> None:
     """What the provider's ``Message`` makes of a header block is kept, but the
     body it appends as ``Description`` (and empties, in the backport) is each

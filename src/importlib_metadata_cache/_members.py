@@ -107,11 +107,8 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
                             known = _learnt(where, current)
                         if known is not None and known[0] == current:
                             known[2].hits += 1
-                            entry_point = module.EntryPoint
-                            return module.EntryPoints(
-                                entry_point(name=n, value=v, group=g)._for(self)
-                                for n, v, g in known[1]
-                            )
+                            make = _query.entry_point_maker(module.EntryPoint)
+                            return module.EntryPoints([make(n, v, g, self) for n, v, g in known[1]])
                         result = _entry_points(self)
                         _learn(where, current)
                         return result
@@ -191,9 +188,8 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
                 memo[text] = triples
                 _record.mark_dirty(record)
             return result
-        return module.EntryPoints(
-            entry_point(name=n, value=v, group=g)._for(self) for n, v, g in triples
-        )
+        make = _query.entry_point_maker(entry_point)
+        return module.EntryPoints([make(n, v, g, self) for n, v, g in triples])
 
     entry_points.__doc__ = native.__doc__
     return property(entry_points)

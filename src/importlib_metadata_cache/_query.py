@@ -577,7 +577,7 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
                 _log.debug(f"entry_points(group={group!r}): the answer kept for this sys.path")
             kept = answer.entry_points(source, paths, str(group))
             return _container(module, kept, params, source)
-    entry_point = source.EntryPoint
+    make = entry_point_maker(source.EntryPoint)
     dist_class = source.PathDistribution
     path_class = _record.PATH_TYPE
     counted = _kinds.get(module.__name__, False)
@@ -616,7 +616,7 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
                         raise Stale(source, root)
                     checks.append((position[root], child, dist_stamp))
                     dist = dists[child] = dist_class(path_class(root, child))
-                eps.append(entry_point(name=ep_name, value=value, group=group)._for(dist))
+                eps.append(make(ep_name, value, group, dist))
                 rows.append((position[root], child, ep_name, value))
         else:
             for child, name, first, triples, dist_stamp in index.all():
@@ -625,7 +625,7 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
                 if not _check(root, child, dist_stamp):
                     raise Stale(source, root)
                 dist = dist_class(path_class(root, child))
-                eps.extend(entry_point(name=n, value=v, group=g)._for(dist) for n, v, g in triples)
+                eps.extend([make(n, v, g, dist) for n, v, g in triples])
         earlier.append((root, index))
     if group_only:
         _remember(module, source, paths, "g:" + str(group), tuple(checks), tuple(rows))
@@ -670,6 +670,62 @@ def _selection(module: Any, source: Any) -> tuple[Any, ...]:
         None if groups is None else _static(groups, "load"),
         None if groups is None else _static(groups, "select"),
     )
+
+
+def entry_point_maker(cls: Any) -> Any:
+    """``lambda name, value, group, dist: cls(name=name, value=value,
+    group=group)._for(dist)``; for the ``EntryPoint`` bodies known here (whose
+    ``__init__`` and ``_for`` set the attributes with ``vars(self).update``,
+    in this order), without the two calls: a new object, whose attributes are
+    set the same way. Checked again at each call of this function."""
+    init = vars(cls).get("__init__")
+    for_ = _static(cls, "_for")
+    known = _plain_entry_points.get(cls)
+    if known is None or known[0] is not init or known[1] is not for_:
+        known = _plain_entry_points[cls] = (init, for_, _plain_entry_point(cls, init, for_))
+    return known[2]
+
+
+#: ``EntryPoint`` class -> (its ``__init__``, its ``_for``, the maker they give)
+_plain_entry_points: dict[Any, tuple[Any, Any, Any]] = {}
+
+
+def _plain_entry_point(cls: Any, init: Any, for_: Any) -> Any:
+    def native(name: str, value: str, group: str, dist: Any) -> Any:
+        return cls(name=name, value=value, group=group)._for(dist)
+
+    new = object.__new__
+
+    def made(name: str, value: str, group: str, dist: Any) -> Any:
+        entry_point = new(cls)
+        vars(entry_point).update(name=name, value=value, group=group)
+        vars(entry_point).update(dist=dist)
+        return entry_point
+
+    try:
+        init_code, for_code = init.__code__, for_.__code__
+        plain = (
+            type(cls) is type
+            and _static(cls, "__new__") is vars(object)["__new__"]
+            and init_code.co_names == for_code.co_names == ("vars", "update")
+            and init_code.co_varnames[:4] == ("self", "name", "value", "group")
+            and init_code.co_argcount == 4
+            and ("name", "value", "group") in init_code.co_consts
+            and for_code.co_varnames[:2] == ("self", "dist")
+            and for_code.co_argcount == 2
+            and ("dist",) in for_code.co_consts
+            and init.__defaults__ is None
+            and not (init_code.co_kwonlyargcount or for_code.co_kwonlyargcount)
+        )
+        if plain:  # and the very same object and attributes, tried once
+            dist = object()
+            mine, theirs = made("n", "v", "g", dist), native("n", "v", "g", dist)
+            plain = type(mine) is type(theirs) and list(vars(mine).items()) == list(
+                vars(theirs).items()
+            )
+    except Exception:  # anything else: the native calls
+        plain = False
+    return made if plain else native
 
 
 #: (provider, source provider) -> ``_selection`` as it was at patch time.
@@ -754,7 +810,7 @@ class Answer:
 
     def entry_points(self, source: Any, paths: list[str], group: str) -> list[Any]:
         """Fresh entry points of a group's rows, as ``_select`` makes them."""
-        entry_point = source.EntryPoint
+        make = entry_point_maker(source.EntryPoint)
         dist_class = source.PathDistribution
         path_class = _record.PATH_TYPE
         dists: dict[tuple[int, str], Any] = {}
@@ -763,7 +819,7 @@ class Answer:
             dist = dists.get((number, child))
             if dist is None:
                 dist = dists[(number, child)] = dist_class(path_class(paths[number], child))
-            eps.append(entry_point(name=name, value=value, group=group)._for(dist))
+            eps.append(make(name, value, group, dist))
         return eps
 
 
