@@ -807,6 +807,60 @@ def test_a_later_process_gets_metadata_without_parsing_it(tmp_path: Path, store:
     assert runs[1]["repairs"] == [], runs[1]["repairs"]
 
 
+BACKPORT_METADATA = textwrap.dedent(
+    """
+    import json, sys
+    from importlib_metadata_cache import _startup
+    _startup.activate()
+    sys.path.insert(0, sys.argv[2])
+    sys.path.append(sys.argv[3])  # its dependencies, where it is installed
+    import importlib_metadata as md
+    assert md.__file__.startswith(sys.argv[2]), md.__file__
+    sys.path.insert(0, sys.argv[1])
+    out = []
+    for _ in range(3):  # the backport 10 imports its Message lazily, at the first
+        meta = md.distribution("folded").metadata
+        out.append([meta.items(), meta.get_payload()])
+    print(json.dumps(out))
+    """
+)
+
+
+def test_a_provider_edited_in_place_repairs_headers_its_new_way(
+    tmp_path: Path, store: Path
+) -> None:
+    """What a provider's ``Message`` makes of a header block is saved with the
+    fingerprint of the code that made it: a backport whose ``_adapters.py`` is
+    changed in place (an upgrade at the same path) is never answered with what
+    the old code did (found by a bug hunt)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("importlib_metadata")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the importlib_metadata backport is not installed here")
+    source = Path(list(spec.submodule_search_locations)[0])
+    copy = tmp_path / "copy"
+    shutil.copytree(source, copy / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+    adapters = copy / "importlib_metadata" / "_adapters.py"
+    code = adapters.read_text()
+    if "indent = ' ' * 8" not in code:
+        pytest.skip("a backport whose _repair_headers this test does not know")
+    text = "Metadata-Version: 2.1\nName: folded\nVersion: 1\nLicense: x\n        y\n\nbody\n"
+    site = make_site(tmp_path / "site", {"folded-1.0.dist-info/METADATA": text})
+    args = ["-c", BACKPORT_METADATA, site, str(copy), str(source.parent)]
+
+    def answers(label: str, cached: bool = True) -> Any:
+        proc = run_py(args, sub_env(store, cached=cached), label=label)
+        return json.loads(proc.stdout)
+
+    before = [answers(f"BEFORE {i}") for i in range(2)]  # learnt, then replayed
+    assert before[0] == before[1] == answers("BEFORE UNCACHED", cached=False)
+    adapters.write_text(code.replace("indent = ' ' * 8", "indent = ' ' * 4"))
+    after = answers("AFTER UNCACHED", cached=False)
+    assert after != before[0]  # the edit shows at all
+    assert [answers(f"AFTER {i}") for i in range(2)] == [after, after]
+
+
 # ================================================ 3. never stale across processes
 
 EGG_EPS = "legacy-3.0.egg-info/entry_points.txt"

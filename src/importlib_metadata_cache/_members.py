@@ -373,19 +373,32 @@ class MemoisedEmail:
         vars(copy).update(vars(parsed))
         copy._headers = list(parsed._headers)
         copy.defects = list(parsed.defects)
-        if type(repairs) is dict:
+        if type(repairs) is _Repairs:
             _expect_repair(copy, parsed, s, repairs, section)
         return copy
 
 
 MESSAGES = "messages"
 
-#: Per provider ``_adapters`` module: header block -> what its ``Message``'s
-#: ``_repair_headers`` made of it: ``(mode, count, changes)``: ``mode`` 0 if
-#: it leaves the body in place, 1 if it empties it (``set_payload('')``, the
-#: backport), ``None`` if not seen with a body yet; the number of headers; and
-#: ``(index, value)`` of each header whose value it changed (re-indented).
-_repairs: dict[str, dict[str, tuple[int | None, int, tuple[tuple[int, str], ...]]]] = {}
+
+class _Repairs(dict):  # type: ignore[type-arg]
+    """The table of one wrapped ``_repair_headers``: header block -> what it
+    made of it: ``(fingerprint, mode, count, changes)``: the fingerprint of
+    its code (a template learnt from other code is never used: the backport
+    upgraded in place, another provider); ``mode`` 0 if it leaves the body in
+    place, 1 if it empties it (``set_payload('')``, the backport), ``None`` if
+    not seen with a body yet; the number of headers; and ``(index, value)`` of
+    each header whose value it changed (re-indented)."""
+
+    __slots__ = ("fingerprint",)
+
+    def __init__(self, fingerprint: str) -> None:
+        super().__init__()
+        self.fingerprint = fingerprint
+
+
+#: Per provider ``_adapters`` module: its table (the latest one wrapped).
+_repairs: dict[str, _Repairs] = {}
 
 #: Copies just returned by ``message_from_string``, about to be wrapped:
 #: id of their header list -> (that list, the parse's, header block, table,
@@ -405,11 +418,16 @@ def _wrap_repair(module: Any) -> Any:
         return None
     message = getattr(adapters, "Message", None)
     native = vars(message).get("_repair_headers") if isinstance(message, type) else None
-    if not _known_repair(native):
+    if getattr(native, "_imc_wrapped", False):
+        return getattr(native, "_imc_table", False)
+    if native is None or not _known_repair(native):
         return False
-    table = _repairs.setdefault(adapters.__name__, {})
-    if not getattr(native, "_imc_wrapped", False):
-        _patch._replace(message, "_repair_headers", repair_headers_method(native))
+    import marshal
+    import zlib
+
+    table = _Repairs(f"{zlib.crc32(marshal.dumps(native.__code__)):08x}")
+    _repairs[adapters.__name__] = table
+    _patch._replace(message, "_repair_headers", repair_headers_method(native, table))
     return table
 
 
@@ -437,7 +455,8 @@ def _expect_repair(copy: Any, parsed: Any, text: str, table: Any, section: str) 
     record = _record.metadata_hint
     if template is None and record is not None and record.saved is not None:
         try:
-            template = _template(_entry(record.memo(section, block).get(block))[1])
+            found = _entry(record.memo(section, block).get(block))[1]
+            template = _template(found, table.fingerprint)
         except Exception:  # a saved file replaced since it was opened: no memo
             template = None
         if template is not None:
@@ -448,11 +467,13 @@ def _expect_repair(copy: Any, parsed: Any, text: str, table: Any, section: str) 
     _pending[id(headers)] = (headers, parsed._headers, block, table, section, template, record)
 
 
-def _template(found: Any) -> Any:
-    """``found`` if it is a ``_repairs`` value, else ``None``."""
-    if type(found) is not tuple or len(found) != 3 or found[0] not in (None, 0, 1):
+def _template(found: Any, fingerprint: str) -> Any:
+    """``found`` if it is a value of a ``_Repairs`` of ``fingerprint``, else ``None``."""
+    if type(found) is not tuple or len(found) != 4 or found[0] != fingerprint:
         return None
-    count, changes = found[1], found[2]
+    if found[1] not in (None, 0, 1):
+        return None
+    count, changes = found[2], found[3]
     if type(count) is not int or type(changes) is not tuple:
         return None
     for change in changes:
@@ -487,7 +508,7 @@ def _plain(text: str) -> bool:
     return True
 
 
-def repair_headers_method(native: Any) -> Any:
+def repair_headers_method(native: Any, table_of_mine: _Repairs) -> Any:
     """A provider's ``Message._repair_headers``, answered from its table for a
     copy made by ``MemoisedEmail`` (and not changed since).
 
@@ -498,7 +519,8 @@ def repair_headers_method(native: Any) -> Any:
     learnt from a native call, and only if its result and its effects are
     exactly that: the headers' keys in order, the ``Description`` of the
     body, and no attribute changed but the body emptied. Anything else, and
-    every message not made here, gets the native method.
+    every message not made here (or made for another provider's ``Message``),
+    gets the native method. ``table_of_mine``: the table of this method.
     """
     from . import _patch  # imported by now: it is what calls this
 
@@ -506,14 +528,19 @@ def repair_headers_method(native: Any) -> Any:
         own = vars(self)
         headers = own.get("_headers")
         entry = _pending.pop(id(headers), None)
-        if entry is None or entry[0] is not headers or not _patch.enabled:
+        if (
+            entry is None
+            or entry[0] is not headers
+            or entry[3] is not table_of_mine
+            or not _patch.enabled
+        ):
             return native(self)
         _same, parsed, block, table, section, template, record = entry
         payload = own.get("_payload")
         if type(payload) is not str or headers != parsed:
             return native(self)
         if template is not None:
-            mode, count, changes = template
+            _fingerprint, mode, count, changes = template
             known = not payload or (mode is not None and _plain(payload))
             if known and count == len(headers):
                 try:
@@ -536,6 +563,7 @@ def repair_headers_method(native: Any) -> Any:
         return result
 
     _repair_headers._imc_wrapped = True  # type: ignore[attr-defined]
+    _repair_headers._imc_table = table_of_mine  # type: ignore[attr-defined]
     _repair_headers.__doc__ = native.__doc__
     return _repair_headers
 
@@ -573,7 +601,7 @@ def _learn_repair(
         for index, ((_key, value), (_same, old)) in enumerate(zip(values, headers, strict=True))
         if value != old or type(value) is not type(old)
     )
-    template = (mode, count, changes)
+    template = (table.fingerprint, mode, count, changes)
     known = table.get(block)
     if known is not None and (known == template or mode is None):
         return
@@ -614,8 +642,8 @@ def _saved_message(text: str, section: str, repairs: Any) -> Any:
         headers, template = _entry(record.memo(section, block).get(block))
     except Exception:  # a saved file replaced since it was opened: parse
         return None
-    template = _template(template)
-    if template is not None and type(repairs) is dict and block not in repairs:
+    template = _template(template, repairs.fingerprint) if type(repairs) is _Repairs else None
+    if template is not None and block not in repairs:
         if len(repairs) >= MAX_MESSAGES:
             repairs.clear()
         repairs[block] = template

@@ -484,17 +484,24 @@ _provider_ids: dict[str, str] = {}
 
 def provider_id(module: Any) -> str:
     """The name a provider's tables are saved under: its module name, and for
-    any other than the standard library's a digest of its file too (the real
-    backport and setuptools' vendored copy both import as ``importlib_metadata``,
-    in different versions, and may share an environment)."""
+    any other than the standard library's a digest of its file's path, size
+    and mtime too (the real backport and setuptools' vendored copy both import
+    as ``importlib_metadata``, in different versions, and may share an
+    environment; either may be upgraded in place)."""
     name: str = module.__name__
     found = _provider_ids.get(name)
     if found is None:
         if name == "importlib.metadata":
             found = name
         else:
+            file = str(getattr(module, "__file__", ""))
+            try:  # upgraded in place: other tables
+                st = os.stat(file)
+                file = f"{file}:{st.st_size}:{st.st_mtime_ns}"
+            except (OSError, ValueError):
+                pass
             digest = 2166136261  # FNV-1a, stable across processes (``hash()`` is not)
-            for char in str(getattr(module, "__file__", "")):
+            for char in file:
                 digest = ((digest ^ ord(char)) * 16777619) & 0xFFFFFFFF
             found = f"{name}.{digest:08x}"
         _provider_ids[name] = found
@@ -567,6 +574,10 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
     """``module.entry_points(**params)`` where ``source``'s finder discovers
     (``module`` itself, or the backport's for the standard library's)."""
     source, params = query
+    if _selection(module, source) != _selections.get((module.__name__, source.__name__)):
+        # A program's own ``select``/``matches``: the native code runs it over
+        # every entry point (the indexes pick a group's by exact name).
+        return MISS
     group_only = list(params) == ["group"] and type(params["group"]) is str
     group = params.get("group")
     paths = list(sys.path)
@@ -576,7 +587,7 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
             if _log.enabled:
                 _log.debug(f"entry_points(group={group!r}): the answer kept for this sys.path")
             kept = answer.entry_points(source, paths, str(group))
-            return _container(module, kept, params, source)
+            return _container(module, kept, params, True)
     make = entry_point_maker(source.EntryPoint)
     dist_class = source.PathDistribution
     path_class = _record.PATH_TYPE
@@ -629,22 +640,20 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
         earlier.append((root, index))
     if group_only:
         _remember(module, source, paths, "g:" + str(group), tuple(checks), tuple(rows))
-        return _container(module, eps, params, source)
+        return _container(module, eps, params, True)
     # ``entry_points()``: every one matches no parameter (3.10/3.11 answer the
     # ``SelectableGroups`` itself, made by the native code below).
     every = not params and not hasattr(module, "SelectableGroups")
-    return _container(module, eps, params, source if every else None)
+    return _container(module, eps, params, every)
 
 
-def _container(module: Any, eps: list[Any], params: dict[str, Any], source: Any = None) -> Any:
-    """What ``module.entry_points(**params)`` returns for ``eps``; ``source``:
-    given when every one of them is known to match ``params`` (all of the one
-    group asked for, or no parameter), and if the functions ``select`` runs
-    are still the ones found at patch time, the answer is known: all of
+def _container(module: Any, eps: list[Any], params: dict[str, Any], every: bool) -> Any:
+    """What ``module.entry_points(**params)`` returns for ``eps``; ``every``:
+    each of them is known to match ``params`` (all of the one group asked
+    for, or no parameter; ``_select`` serves only while the functions
+    ``select`` runs are the ones found at patch time): the answer is all of
     ``eps``, in order."""
-    if source is not None and _selection(module, source) == _selections.get(
-        (module.__name__, source.__name__)
-    ):
+    if every:
         return module.EntryPoints(eps)
     if hasattr(module, "SelectableGroups"):  # 3.10, 3.11
         return module.SelectableGroups.load(eps).select(**params)
