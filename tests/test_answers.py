@@ -279,3 +279,30 @@ def test_backport10_symlinked_metadata_whose_target_goes(tmp_path: Path, shadowi
     run(store, paths, steps, backport=True)
     target.unlink()
     assert_same(store, paths, steps, backport=True)
+
+
+def test_a_provider_upgraded_in_place_files_its_tables_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tables of a provider other than the standard library's (indexes,
+    parses, answers) are filed under its file's path, size and mtime: the
+    backport upgraded in place never reads what its older version built
+    (found by a bug hunt)."""
+    import types
+
+    from importlib_metadata_cache import _query
+
+    file = tmp_path / "importlib_metadata" / "__init__.py"
+    file.parent.mkdir()
+    file.write_text("# version 1\n")
+    module = types.SimpleNamespace(__name__="importlib_metadata", __file__=str(file))
+    monkeypatch.setattr(_query, "_provider_ids", {})
+    first = _query.provider_id(module)
+    assert first == _query.provider_id(module)  # kept for the process
+    _query._provider_ids.clear()
+    assert _query.provider_id(module) == first  # and across processes
+    _query._provider_ids.clear()
+    file.write_text("# version 2, longer\n")
+    assert _query.provider_id(module) != first
+    std = types.SimpleNamespace(__name__="importlib.metadata", __file__=str(file))
+    assert _query.provider_id(std) == "importlib.metadata"  # its records carry the Python's version

@@ -838,7 +838,7 @@ def test_a_provider_edited_in_place_repairs_headers_its_new_way(
     spec = importlib.util.find_spec("importlib_metadata")
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("the importlib_metadata backport is not installed here")
-    source = Path(list(spec.submodule_search_locations)[0])
+    source = Path(next(iter(spec.submodule_search_locations)))
     copy = tmp_path / "copy"
     shutil.copytree(source, copy / source.name, ignore=shutil.ignore_patterns("__pycache__"))
     adapters = copy / "importlib_metadata" / "_adapters.py"
