@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -306,3 +307,143 @@ def test_a_provider_upgraded_in_place_files_its_tables_anew(
     assert _query.provider_id(module) != first
     std = types.SimpleNamespace(__name__="importlib.metadata", __file__=str(file))
     assert _query.provider_id(std) == "importlib.metadata"  # its records carry the Python's version
+
+
+ORDERS = textwrap.dedent(
+    """
+    import json, os, sys
+    from importlib_metadata_cache import _startup
+    mode, cached, site, copy = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4]
+
+    def drop_x(module):
+        native = module.EntryPoints.select
+        def select(self, **params):
+            return native(module.EntryPoints(ep for ep in self if ep.name != "x"), **params)
+        module.EntryPoints.select = select
+
+    def names(found):
+        if isinstance(found, dict):  # 3.10/3.11 SelectableGroups
+            found = [ep for eps in found.values() for ep in eps]
+        return sorted([ep.name, ep.group, vars(ep).get("tag")] for ep in found)
+
+    if mode == "patched-before-activation":
+        import importlib.metadata as md
+        drop_x(md)
+        if cached:
+            _startup.activate()
+    else:
+        if cached:
+            _startup.activate()
+        if mode == "backport-patched-first":
+            import importlib_metadata as bp
+            native = bp.EntryPoint.matches
+            bp.EntryPoint.matches = lambda self, **p: native(self, **p) and self.name != "x"
+            import importlib.metadata as md
+        elif mode == "patched-before-the-backport":
+            import importlib.metadata as md
+            drop_x(md)
+            import importlib_metadata
+        elif mode == "new-after-a-query":
+            import importlib.metadata as md
+        elif mode == "two-copies":
+            import importlib_metadata as md
+    sys.path.insert(0, site)
+    out = [names(md.entry_points(group="imc.hunt2"))]
+    if mode == "new-after-a-query":
+        def new(cls, *args, **kwargs):
+            self = object.__new__(cls)
+            vars(self)["tag"] = "new"
+            return self
+        md.EntryPoint.__new__ = new
+    if mode == "two-copies":  # another copy under the same name
+        for name in [n for n in sys.modules if n.startswith("importlib_metadata")]:
+            del sys.modules[name]
+        sys.path.insert(0, copy)
+        import importlib_metadata as md
+        assert md.__file__.startswith(copy), md.__file__
+    out.append(names(md.entry_points(group="imc.hunt2")))
+    out.append(names(md.entry_points(group="imc.hunt2.copy")))
+    out.append(names(ep for d in md.distributions(path=[site]) for ep in d.entry_points))
+    print(json.dumps(out))
+    """
+)
+
+#: Appended to a copy of the backport: its entry points' groups get a suffix.
+COPY_PATCH = """
+_imc_native_from_text = EntryPoints._from_text
+def _imc_from_text(text):
+    for ep in _imc_native_from_text(text):
+        yield EntryPoint(name=ep.name, value=ep.value, group=ep.group + ".copy")
+EntryPoints._from_text = staticmethod(_imc_from_text)
+"""
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "patched-before-activation",
+        "backport-patched-first",
+        "patched-before-the-backport",
+        "new-after-a-query",
+        "two-copies",
+    ],
+)
+def test_programs_own_entry_point_classes_in_any_order(tmp_path: Path, mode: str) -> None:
+    """A program's own ``select``/``matches``/``__new__``, whenever it is set
+    (before activation, on the backport imported first, on the standard
+    library before the backport is imported, after a first query), and a
+    second copy of the backport imported under the same name, are answered
+    as natively (all found by a bug hunt)."""
+    needs = mode in ("backport-patched-first", "patched-before-the-backport", "two-copies")
+    if needs and not BACKPORT_DIR:
+        pytest.skip("needs the importlib_metadata backport")
+    if mode == "new-after-a-query" and sys.version_info < (3, 11):
+        pytest.skip("3.10's EntryPoint is a named tuple")
+    store, site, copy = tmp_path / "store", tmp_path / "site", tmp_path / "copy"
+    dist(site, "alpha", "1.0", {"x": "alpha:x"})
+    dist(site, "beta", "1.0", {"y": "beta:y"})
+    if mode == "two-copies":
+        source = Path(BACKPORT_DIR, "importlib_metadata")
+        shutil.copytree(
+            source, copy / "importlib_metadata", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        init = copy / "importlib_metadata" / "__init__.py"
+        init.write_text(init.read_text() + COPY_PATCH)
+    settle()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "IMPORTLIB_METADATA_CACHE"))
+    }
+    env["PYTHONPATH"] = str(SRC) + (os.pathsep + BACKPORT_DIR if BACKPORT_DIR else "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["IMPORTLIB_METADATA_CACHE_SETTLE_MS"] = "50"
+    env["IMPORTLIB_METADATA_CACHE_DIR"] = str(store)
+
+    def answers(cached: bool) -> Any:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-S",
+                "-c",
+                ORDERS,
+                mode,
+                "1" if cached else "0",
+                str(site),
+                str(copy),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    off = answers(False)
+    assert answers(True) == answers(True) == off
+    if mode == "new-after-a-query":
+        assert off[1][0][2] == "new"
+    elif mode != "two-copies":  # (the first copy's finder stays on sys.meta_path)
+        assert off[1] == [["y", GROUP, None]]  # the program's own selection ran

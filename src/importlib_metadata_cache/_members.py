@@ -106,9 +106,12 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
                         if known is None:
                             known = _learnt(where, current)
                         if known is not None and known[0] == current:
-                            known[2].hits += 1
-                            make = _query.entry_point_maker(module.EntryPoint)
-                            return module.EntryPoints([make(n, v, g, self) for n, v, g in known[1]])
+                            make, native_making = _query.entry_point_maker(module.EntryPoint)
+                            if native_making:  # else the parses kept are not its
+                                known[2].hits += 1
+                                return module.EntryPoints(
+                                    [make(n, v, g, self) for n, v, g in known[1]]
+                                )
                         result = _entry_points(self)
                         _learn(where, current)
                         return result
@@ -162,12 +165,14 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
                         pass
 
     def _entry_points(self: Any) -> Any:
+        make, native_making = _query.entry_point_maker(module.EntryPoint)
+        if not native_making:  # a program's own EntryPoint: what it makes is its own
+            return native_get(self)
         text = self.read_text("entry_points.txt")
         try:
             triples = parsed.get(text)
         except TypeError:  # an unhashable answer from a custom read_text
             return native_get(self)
-        entry_point = module.EntryPoint
         record = memo = None
         if triples is None:
             record = _trusted_record(self)
@@ -188,7 +193,6 @@ def entry_points_property(module: Any, native: property, reader: Any) -> propert
                 memo[text] = triples
                 _record.mark_dirty(record)
             return result
-        make = _query.entry_point_maker(entry_point)
         return module.EntryPoints([make(n, v, g, self) for n, v, g in triples])
 
     entry_points.__doc__ = native.__doc__

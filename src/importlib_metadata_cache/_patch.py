@@ -48,6 +48,15 @@ def patch_provider(module: Any) -> None:
     fast_path = module.FastPath
     if getattr(vars(fast_path).get("search"), "_imc_wrapped", False):
         return  # already done; importlib.reload() makes new classes, patched anew
+    earlier = patched.get(name)
+    if earlier is not None and getattr(earlier, "__file__", None) != getattr(
+        module, "__file__", None
+    ):
+        # Another copy under the same name (sys.modules emptied, another path):
+        # the tables kept in memory are filed by name, so it is left native.
+        if _log.enabled:
+            _log.debug(f"not patching {name} from {module.__file__!r}: another copy is patched")
+        return
     lookup = module.Lookup
     dist = module.PathDistribution
     finder = module.MetadataPathFinder
@@ -55,6 +64,7 @@ def patch_provider(module: Any) -> None:
     read_text = vars(dist)["read_text"]
     if not (callable(search) and callable(read_text) and callable(lookup)):
         raise TypeError(f"{name} does not have the expected shape")
+    _query.remember_native(module)
     order_section = f"order:{_query.provider_id(module)}"
     _replace(fast_path, "search", _cached_search(name, search, lookup, order_section))
     reader = _cached_read_text(read_text)

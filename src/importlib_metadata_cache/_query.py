@@ -158,6 +158,8 @@ def _stamp_or_none(path: str) -> Stamp | None:
 
 def _build(module: Any, record: Any, lookup: Any, prefix: str) -> dict[str, bytes] | None:
     """Scan the distributions of one entry; ``None`` if it cannot be trusted."""
+    if not entry_point_maker(module.EntryPoint)[1]:
+        return None  # a program's own EntryPoint: its parses are not the provider's
     observed_at = now()
     name_from_stem = module.PathDistribution._name_from_stem
     normalize = module.Prepared.normalize
@@ -574,9 +576,11 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
     """``module.entry_points(**params)`` where ``source``'s finder discovers
     (``module`` itself, or the backport's for the standard library's)."""
     source, params = query
-    if _selection(module, source) != _selections.get((module.__name__, source.__name__)):
-        # A program's own ``select``/``matches``: the native code runs it over
-        # every entry point (the indexes pick a group's by exact name).
+    make, native_making = entry_point_maker(source.EntryPoint)
+    if not (native_making and _selection_is_native(module, source)):
+        # A program's own ``select``/``matches`` or ``EntryPoint``: the native
+        # code runs it over every entry point (the indexes pick a group's by
+        # exact name, from the parses of the provider's own).
         return MISS
     group_only = list(params) == ["group"] and type(params["group"]) is str
     group = params.get("group")
@@ -588,7 +592,6 @@ def _select(module: Any, query: tuple[Any, dict[str, Any]]) -> Any:
                 _log.debug(f"entry_points(group={group!r}): the answer kept for this sys.path")
             kept = answer.entry_points(source, paths, str(group))
             return _container(module, kept, params, True)
-    make = entry_point_maker(source.EntryPoint)
     dist_class = source.PathDistribution
     path_class = _record.PATH_TYPE
     counted = _kinds.get(module.__name__, False)
@@ -668,38 +671,99 @@ def _static(cls: Any, name: str) -> Any:
     return None
 
 
+def _native_function(found: Any, module_name: str, qualname: str) -> bool:
+    """Whether ``found`` (a function, or a classmethod's) is the provider's own:
+    defined in its module as ``qualname`` (not a program's replacement,
+    whenever it was made)."""
+    function = getattr(found, "__func__", found)
+    return (
+        getattr(function, "__module__", None) == module_name
+        and getattr(function, "__qualname__", None) == qualname
+    )
+
+
 def _selection(module: Any, source: Any) -> tuple[Any, ...]:
     """The functions the native ``select`` of ``module``'s ``entry_points`` runs
     over ``source``'s entry points."""
+    own, theirs = _own_selection(module), _own_selection(source)
+    return (own[0], own[1], theirs[2], own[3], own[4])
+
+
+def _own_selection(module: Any) -> tuple[Any, ...]:
     groups = getattr(module, "SelectableGroups", None)
     return (
         module.EntryPoints,
         _static(module.EntryPoints, "select"),
-        _static(source.EntryPoint, "matches"),
+        _static(module.EntryPoint, "matches"),
         None if groups is None else _static(groups, "load"),
         None if groups is None else _static(groups, "select"),
     )
 
 
-def entry_point_maker(cls: Any) -> Any:
-    """``lambda name, value, group, dist: cls(name=name, value=value,
-    group=group)._for(dist)``; for the ``EntryPoint`` bodies known here (whose
-    ``__init__`` and ``_for`` set the attributes with ``vars(self).update``,
-    in this order), without the two calls: a new object, whose attributes are
-    set the same way. Checked again at each call of this function."""
-    init = vars(cls).get("__init__")
-    for_ = _static(cls, "_for")
-    known = _plain_entry_points.get(cls)
-    if known is None or known[0] is not init or known[1] is not for_:
-        known = _plain_entry_points[cls] = (init, for_, _plain_entry_point(cls, init, for_))
-    return known[2]
+def _native_selection(module: Any) -> tuple[Any, ...] | None:
+    """``_own_selection(module)`` if every piece of it is the provider's own."""
+    found = _own_selection(module)
+    name = module.__name__
+    entry_points, select, matches, load, groups_select = found
+    native = (
+        getattr(entry_points, "__module__", None) == name
+        and getattr(entry_points, "__qualname__", None) == "EntryPoints"
+        and _native_function(select, name, "EntryPoints.select")
+        and _native_function(matches, name, "EntryPoint.matches")
+        and (load is None or _native_function(load, name, "SelectableGroups.load"))
+        and (
+            groups_select is None
+            or _native_function(groups_select, name, "SelectableGroups.select")
+        )
+    )
+    return found if native else None
 
 
-#: ``EntryPoint`` class -> (its ``__init__``, its ``_for``, the maker they give)
-_plain_entry_points: dict[Any, tuple[Any, Any, Any]] = {}
+def entry_point_maker(cls: Any) -> tuple[Any, bool]:
+    """``(make, native)``: ``make(name, value, group, dist)`` is
+    ``cls(name=name, value=value, group=group)._for(dist)``; ``native``: the
+    making of ``cls`` is still what it was when its provider was patched, and
+    the provider's own (``_construction``), so what the tables hold (parses of
+    ``entry_points.txt``, grouped by group) is what it makes. For the bodies
+    known here (``__init__`` and ``_for`` set the attributes with
+    ``vars(self).update``, in this order), ``make`` skips the two calls: a
+    new object, whose attributes are set the same way."""
+    state = _construction(cls)
+    known = _makers.get(cls)
+    if known is None or known[0] != state:
+        native = state is not None and _constructions.get(cls.__module__) == state
+        known = _makers[cls] = (state, (_plain_entry_point(cls, native), native))
+    return known[1]
 
 
-def _plain_entry_point(cls: Any, init: Any, for_: Any) -> Any:
+#: ``EntryPoint`` class -> (its ``_construction``, what ``entry_point_maker`` gives)
+_makers: dict[Any, tuple[Any, tuple[Any, bool]]] = {}
+
+#: Provider name -> the ``_construction`` of its ``EntryPoint`` when it was patched.
+_constructions: dict[str, tuple[Any, ...] | None] = {}
+
+
+def _construction(cls: Any) -> tuple[Any, ...] | None:
+    """What making a ``cls`` depends on (its metaclass, ``__new__``,
+    ``__init__``, ``_for`` and their code), if each is the provider's own
+    (defined in its module under its own name); else ``None``."""
+    new, init, for_ = _static(cls, "__new__"), _static(cls, "__init__"), _static(cls, "_for")
+    name = getattr(cls, "__module__", None)
+    if type(cls) is not type or type(name) is not str:
+        return None
+    if not (
+        (new is vars(object)["__new__"] or _native_function(new, name, "EntryPointBase.__new__"))
+        and (
+            init is vars(object)["__init__"] or _native_function(init, name, "EntryPoint.__init__")
+        )
+        and _native_function(for_, name, "EntryPoint._for")
+    ):
+        return None
+    codes = tuple(getattr(getattr(f, "__func__", f), "__code__", None) for f in (new, init, for_))
+    return (type(cls), new, init, for_, *codes)
+
+
+def _plain_entry_point(cls: Any, native_making: bool) -> Any:
     def native(name: str, value: str, group: str, dist: Any) -> Any:
         return cls(name=name, value=value, group=group)._for(dist)
 
@@ -711,11 +775,13 @@ def _plain_entry_point(cls: Any, init: Any, for_: Any) -> Any:
         vars(entry_point).update(dist=dist)
         return entry_point
 
+    if not native_making:
+        return native
     try:
+        init, for_ = vars(cls)["__init__"], _static(cls, "_for")
         init_code, for_code = init.__code__, for_.__code__
         plain = (
-            type(cls) is type
-            and _static(cls, "__new__") is vars(object)["__new__"]
+            _static(cls, "__new__") is vars(object)["__new__"]
             and init_code.co_names == for_code.co_names == ("vars", "update")
             and init_code.co_varnames[:4] == ("self", "name", "value", "group")
             and init_code.co_argcount == 4
@@ -737,8 +803,27 @@ def _plain_entry_point(cls: Any, init: Any, for_: Any) -> Any:
     return made if plain else native
 
 
-#: (provider, source provider) -> ``_selection`` as it was at patch time.
-_selections: dict[tuple[str, str], tuple[Any, ...]] = {}
+def remember_native(module: Any) -> None:
+    """What ``entry_points()`` selects with and how entry points are made, as
+    the provider has them when it is patched (right after its import): the
+    tables are used only while they are still those, and its own."""
+    _selections[module.__name__] = _native_selection(module)
+    _constructions[module.__name__] = _construction(module.EntryPoint)
+
+
+#: Provider name -> ``_own_selection`` as found when it was patched (``None``:
+#: not the provider's own then: never served).
+_selections: dict[str, tuple[Any, ...] | None] = {}
+
+
+def _selection_is_native(module: Any, source: Any) -> bool:
+    """Whether the functions ``module.entry_points`` would select ``source``'s
+    entry points with are those each provider had when it was patched (its
+    own): the indexes pick a group's entry points by its exact name."""
+    own, theirs = _selections.get(module.__name__), _selections.get(source.__name__)
+    if own is None or theirs is None:
+        return False
+    return _selection(module, source) == (own[0], own[1], theirs[2], own[3], own[4])
 
 
 class Answer:
@@ -819,7 +904,7 @@ class Answer:
 
     def entry_points(self, source: Any, paths: list[str], group: str) -> list[Any]:
         """Fresh entry points of a group's rows, as ``_select`` makes them."""
-        make = entry_point_maker(source.EntryPoint)
+        make = entry_point_maker(source.EntryPoint)[0]
         dist_class = source.PathDistribution
         path_class = _record.PATH_TYPE
         dists: dict[tuple[int, str], Any] = {}
@@ -1166,9 +1251,6 @@ _ENTRY_POINTS_BODIES = {
 #: Provider name -> whether its ``entry_points()`` puts distributions without metadata last.
 _kinds: dict[str, bool] = {}
 
-#: Provider name -> the provider module whose ``entry_points`` is served here.
-_providers: dict[str, Any] = {}
-
 
 def entry_points_kind(native: Any) -> bool | None:
     """Whether ``native`` (a provider's ``entry_points``) prefers distributions
@@ -1190,10 +1272,6 @@ def entry_points_function(module: Any, native: Any, prefers_valid: bool) -> Any:
     from . import _patch  # imported by now: it is what calls this
 
     _kinds[module.__name__] = prefers_valid
-    _providers[module.__name__] = module
-    for other in _providers.values():  # the standard library's over the backport's too
-        _selections[(module.__name__, other.__name__)] = _selection(module, other)
-        _selections[(other.__name__, module.__name__)] = _selection(other, module)
 
     @functools.wraps(native)
     def entry_points(**params: Any) -> Any:
