@@ -752,7 +752,7 @@ def _construction(cls: Any) -> tuple[Any, ...] | None:
     if type(cls) is not type or type(name) is not str:
         return None
     if not (
-        (new is vars(object)["__new__"] or _native_function(new, name, "EntryPointBase.__new__"))
+        (new is vars(object)["__new__"] or _named_tuple_new(cls, new, name))
         and (
             init is vars(object)["__init__"] or _native_function(init, name, "EntryPoint.__init__")
         )
@@ -761,6 +761,20 @@ def _construction(cls: Any) -> tuple[Any, ...] | None:
         return None
     codes = tuple(getattr(getattr(f, "__func__", f), "__code__", None) for f in (new, init, for_))
     return (type(cls), new, init, for_, *codes)
+
+
+def _named_tuple_new(cls: Any, new: Any, name: str) -> bool:
+    """Whether ``new`` is the ``__new__`` of 3.10's ``EntryPointBase``, the
+    named tuple the provider's ``EntryPoint`` derives from."""
+    owner = next((k for k in cls.__mro__ if "__new__" in vars(k)), None)
+    function = getattr(new, "__func__", None)
+    return (
+        owner is not None
+        and getattr(owner, "__module__", None) == name
+        and getattr(owner, "__qualname__", None) == "EntryPointBase"
+        and getattr(function, "__qualname__", None) == "EntryPointBase.__new__"
+        and getattr(function, "__module__", None) == "namedtuple_EntryPointBase"
+    )
 
 
 def _plain_entry_point(cls: Any, native_making: bool) -> Any:
