@@ -315,10 +315,13 @@ ORDERS = textwrap.dedent(
     from importlib_metadata_cache import _startup
     mode, cached, site, copy = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4]
 
-    def drop_x(module):
+    def drop_x(module, wrapped=False):
+        import functools
         native = module.EntryPoints.select
         def select(self, **params):
             return native(module.EntryPoints(ep for ep in self if ep.name != "x"), **params)
+        if wrapped:  # its name and module are then the native one's
+            select = functools.wraps(native)(select)
         module.EntryPoints.select = select
 
     def names(found):
@@ -326,9 +329,9 @@ ORDERS = textwrap.dedent(
             found = [ep for eps in found.values() for ep in eps]
         return sorted([ep.name, ep.group, vars(ep).get("tag")] for ep in found)
 
-    if mode == "patched-before-activation":
+    if mode in ("patched-before-activation", "wrapped-before-activation"):
         import importlib.metadata as md
-        drop_x(md)
+        drop_x(md, wrapped=mode.startswith("wrapped"))
         if cached:
             _startup.activate()
     else:
@@ -382,6 +385,7 @@ EntryPoints._from_text = staticmethod(_imc_from_text)
     "mode",
     [
         "patched-before-activation",
+        "wrapped-before-activation",
         "backport-patched-first",
         "patched-before-the-backport",
         "new-after-a-query",

@@ -679,6 +679,7 @@ def _native_function(found: Any, module_name: str, qualname: str) -> bool:
     return (
         getattr(function, "__module__", None) == module_name
         and getattr(function, "__qualname__", None) == qualname
+        and not hasattr(function, "__wrapped__")  # functools.wraps copies both names
     )
 
 
