@@ -83,6 +83,13 @@ SCRIPT = textwrap.dedent(
 def run(
     store: Path, paths: list[str], steps: list[Any], *, cached: bool = True, backport: bool = False
 ) -> Any:
+    args = {"paths": paths, "steps": steps, "cached": cached, "backport": backport}
+    return run_script(SCRIPT, [json.dumps(args)], store, cached=cached, backport=backport)
+
+
+def run_script(script: str, argv: list[str], store: Path, *, cached: bool, backport: bool) -> Any:
+    """``script`` in a fresh ``python -S`` that can import this package (and
+    the backport), with ``store``; the JSON of its last line of output."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -94,9 +101,8 @@ def run(
     env["IMPORTLIB_METADATA_CACHE_DIR"] = str(store)
     if not cached:
         env["IMPORTLIB_METADATA_CACHE"] = "0"
-    args = {"paths": paths, "steps": steps, "cached": cached, "backport": backport}
     proc = subprocess.run(
-        [sys.executable, "-S", "-c", SCRIPT, json.dumps(args)],
+        [sys.executable, "-S", "-c", script, *argv],
         env=env,
         capture_output=True,
         text=True,
@@ -414,36 +420,10 @@ def test_programs_own_entry_point_classes_in_any_order(tmp_path: Path, mode: str
         init = copy / "importlib_metadata" / "__init__.py"
         init.write_text(init.read_text() + COPY_PATCH)
     settle()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTHON", "IMPORTLIB_METADATA_CACHE"))
-    }
-    env["PYTHONPATH"] = str(SRC) + (os.pathsep + BACKPORT_DIR if BACKPORT_DIR else "")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["IMPORTLIB_METADATA_CACHE_SETTLE_MS"] = "50"
-    env["IMPORTLIB_METADATA_CACHE_DIR"] = str(store)
 
     def answers(cached: bool) -> Any:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-S",
-                "-c",
-                ORDERS,
-                mode,
-                "1" if cached else "0",
-                str(site),
-                str(copy),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        argv = [mode, "1" if cached else "0", str(site), str(copy)]
+        return run_script(ORDERS, argv, store, cached=cached, backport=bool(BACKPORT_DIR))
 
     off = answers(False)
     assert answers(True) == answers(True) == off
