@@ -34,6 +34,10 @@ from _envs import Env
 #: The scenarios with an objects floor (``_scenarios.OBJECTS_BODIES``): the
 #: baseline ``objects_<key>`` runs when the scenario does.
 OBJECTS = tuple(_scenarios.OBJECTS_BODIES)
+#: The scenarios with a fresh floor (``_scenarios.FRESH_BODIES``): ``fresh_<key>``.
+FRESH = tuple(_scenarios.FRESH_BODIES)
+#: The prefixes of the per-scenario floors' baseline keys.
+FLOORS = ("objects_", "fresh_")
 
 
 def stats(values: Sequence[float]) -> dict[str, float]:
@@ -163,10 +167,17 @@ class Runner:
             baselines = {k: v for k, v in baselines.items() if not k.startswith("stevedore")}
         # The objects floor of each per-distribution loop measured, with the
         # query children's imports (it builds the provider's objects).
+        # And the fresh floor (the objects floor plus a stat of every file
+        # read): the best an exact cache that sees every change could do.
         for s in scenarios:
             if s.key in OBJECTS:
                 baselines[f"objects_{s.key}"] = (
                     _scenarios.objects_code(s, backport=self.backport),
+                    False,
+                )
+            if s.key in FRESH:
+                baselines[f"fresh_{s.key}"] = (
+                    _scenarios.fresh_code(s, backport=self.backport),
                     False,
                 )
 
@@ -181,10 +192,10 @@ class Runner:
             try:
                 self.child(env, code, cache)
             except RuntimeError as exc:
-                if not key.startswith("objects_"):
+                if not key.startswith(FLOORS):
                     raise
                 note = str(exc).strip().splitlines()[-1]
-                result["skipped"][key] = f"the objects floor failed: {note}"
+                result["skipped"][key] = f"the {key.partition('_')[0]} floor failed: {note}"
                 self.warn(f"N={env.n} {key} skipped: {note}")
                 del baselines[key]
         for key in baselines:
@@ -213,19 +224,22 @@ class Runner:
                     f"N={env.n} {s.key}: answers differ off {sorted(fps_off)} "
                     f"vs on {sorted(fps_on)}"
                 )
-            objects = result["baselines"].get(f"objects_{s.key}")
-            if objects:
-                fps_objects = {x["fp"] for x in objects}
-                if fps_objects != fps_off:
+            for floor in FLOORS:
+                samples = result["baselines"].get(f"{floor}{s.key}")
+                if not samples:
+                    continue
+                name = floor.rstrip("_")
+                fps_floor = {x["fp"] for x in samples}
+                if fps_floor != fps_off:
                     self.warn(
-                        f"N={env.n} {s.key}: the objects floor answers "
-                        f"{sorted(fps_objects)}, the scenario {sorted(fps_off)}"
+                        f"N={env.n} {s.key}: the {name} floor answers "
+                        f"{sorted(fps_floor)}, the scenario {sorted(fps_off)}"
                     )
-                inexact = sum(1 for x in objects if not x.get("exact"))
+                inexact = sum(1 for x in samples if not x.get("exact"))
                 if inexact:
                     self.warn(
-                        f"N={env.n} {s.key}: {inexact}/{len(objects)} objects floor "
-                        "answers differ from the native loop's in the same child"
+                        f"N={env.n} {s.key}: {inexact}/{len(samples)} {name} floor "
+                        "answers differ from the native ones in the same child"
                     )
             dirty = sum(1 for x in arm["on"] if x.get("dirty"))
             if dirty:

@@ -302,6 +302,52 @@ def markdown(result: dict[str, Any]) -> str:
             "",
         ]
 
+    rows = []
+    for key, e, arm, off, on in _arms(envs, keys):
+        fresh = e["baseline_summary"].get(f"fresh_{key}")
+        if fresh:
+            rows.append(
+                [
+                    arm["title"],
+                    str(e["n"]),
+                    _ms(fresh["call"]),
+                    _ms(off["call"]),
+                    _ms(on["call"]),
+                    _ratio(off["call"], fresh["call"]),
+                    _ratio(on["call"], fresh["call"]),
+                    _ratio(off["call"], on["call"], True),
+                ]
+            )
+    if rows:
+        lines += ["## Baselines: the fresh floor (objects, and a stat of every file read)", ""]
+        lines += _table(
+            [
+                "scenario",
+                "N",
+                "fresh floor call",
+                "call off",
+                "call on",
+                "off/fresh (best possible off/on, every change seen)",
+                "on/fresh",
+                "off/on",
+            ],
+            rows,
+        )
+        lines += [
+            "",
+            "The fresh floor: the objects floor (for `packages_distributions()`: "
+            "its dict of lists rebuilt from memory) plus one `stat` of every file "
+            "the native code reads for the answer, logged in the setup (each "
+            "`entry_points.txt`, the `METADATA` of the distributions matched; "
+            "`top_level.txt` and `METADATA`, or `RECORD`, for "
+            "`packages_distributions()`). A file rewritten in place changes "
+            "nothing else on the disk, so a cache that answers exactly after any "
+            "change must at least do this much: `off/fresh` is the best `off/on` "
+            "such a cache could reach (the files' reads and, on 3.12+, the "
+            "existence checks of the files a `RECORD` lists are not counted).",
+            "",
+        ]
+
     if any(e.get("after_install") for e in envs):
         title = next(e["after_install"]["title"] for e in envs if e.get("after_install"))
         lines += [f"## First query after `pip install` of a tiny wheel: `{title}`", ""]

@@ -224,6 +224,29 @@ def q():
 )
 
 
+#: The files the native code reads of each distribution, logged during a
+#: setup (``_read_files``, after ``del _reads[:]`` and the native calls):
+#: ``PD.read_text`` wrapped until ``_unlog_reads()``. The fresh floor stats
+#: each of them (see ``FRESH_STATS``).
+READS_SETUP = """\
+_reads = []
+_own_read = 'read_text' in vars(PD)
+_native_read = PD.read_text
+def _logged_read(self, filename):
+    _reads.append(filename)
+    return _native_read(self, filename)
+PD.read_text = _logged_read
+def _unlog_reads():
+    if _own_read:
+        PD.read_text = _native_read
+    else:
+        del PD.read_text
+def _read_files(path):
+    base = str(path)
+    return tuple(os.path.join(base, f) if f else base for f in dict.fromkeys(_reads))
+"""
+
+
 #: The objects floor of the per-distribution loops: what an exact answer must
 #: build, with no file I/O and no check at all. The setup (untimed, cache off)
 #: lists the distributions natively and keeps, per distribution, how to make
@@ -236,10 +259,14 @@ def q():
 #: ``PathDistribution`` inherits ``DeprecatedNonAbstract`` (3.12+), its
 #: ``__new__`` skips the abstract-method scan for exactly that class, as the
 #: cache's ``_members.fast_new`` does.
-OBJECTS_SETUP = """\
+OBJECTS_SETUP = (
+    """\
 import email, functools, os, pathlib
 _dists = list(md.distributions())
 PD = type(_dists[0])
+"""
+    + READS_SETUP
+    + """\
 _dna = getattr(sys.modules[PD.__module__], 'DeprecatedNonAbstract', None)
 if _dna is not None and _dna in PD.__mro__:
     _native_new = PD.__new__
@@ -272,16 +299,21 @@ for _d in _dists:
     _make = _maker(_parent, _child, _path)
     if str(_make(_child)) != str(_path):
         raise SystemExit('objects floor: cannot rebuild the path %r' % (_path,))
+    del _reads[:]
     _eps = _d.entry_points
     EPS = type(_eps)
     _triples = tuple((ep.name, ep.value, ep.group) for ep in _eps)
     EP = type(next(iter(_eps))) if _triples else EP
-    _parsed = None
-    if any(g == GROUP for _, _, g in _triples):
+    _match = any(g == GROUP for _, _, g in _triples)
+    if _match:
         MSG = type(_d.metadata)
+    _files = _read_files(_path)
+    _parsed = None
+    if _match:
         _text = _d.read_text('METADATA') or _d.read_text('PKG-INFO') or _d.read_text('')
         _parsed = email.message_from_string(_text)
-    DATA.append((_make, _child, _triples, _parsed))
+    DATA.append((_make, _child, _triples, _parsed, _files))
+_unlog_reads()
 del _dists, _d, _eps
 def _copy(parsed):
     # a fresh message, as the cache's MemoisedEmail.message_from_string returns
@@ -291,6 +323,7 @@ def _copy(parsed):
     copy.defects = list(parsed.defects)
     return copy
 """
+)
 
 #: The loops of the objects floor: the scenario's loop over ``DATA`` instead of
 #: ``md.distributions()``, with ``PathDistribution(path)`` for the
@@ -301,7 +334,7 @@ def _copy(parsed):
 OBJECTS_BODIES = {
     "pluggy": _body(
         "out = []",
-        "for make, child, triples, parsed in DATA:",
+        "for make, child, triples, parsed, _files in DATA:",
         "    d = PD(make(child))",
         "    for ep in EPS(EP(name=n, value=v, group=g)._for(d) for n, v, g in triples):",
         f"        if ep.group == {COMMON_GROUP!r}:",
@@ -311,7 +344,7 @@ OBJECTS_BODIES = {
     ),
     "flake8": _body(
         "out = []",
-        "for make, child, triples, parsed in DATA:",
+        "for make, child, triples, parsed, _files in DATA:",
         "    d = PD(make(child))",
         "    eps = EPS(EP(name=n, value=v, group=g)._for(d) for n, v, g in triples)",
         f"    if not any(ep.group == {COMMON_GROUP!r} for ep in eps):",
@@ -322,6 +355,77 @@ OBJECTS_BODIES = {
         "            out.append((meta['Name'], meta['Version'], ep))",
         "return sorted(out)",
     ),
+}
+
+#: The fresh floor: what an exact answer must at least do to be sure it is
+#: still the answer, with no cache layer of any kind: the objects floor, plus
+#: one ``stat`` of every file the native code reads for it (logged in the
+#: setup: ``READS_SETUP``) — whatever a cache keeps, a file rewritten in
+#: place changes nothing else on the disk that a cheaper check could see.
+#: Neither the reads nor, on 3.12+, the existence checks of the files a
+#: ``RECORD`` lists (``packages_distributions()``) are counted: a lower bound.
+FRESH_STATS = (
+    "    for f in files:",
+    "        try:",
+    "            stat(f)",
+    "        except OSError:",
+    "            pass",
+)
+
+
+def _fresh(body: str) -> str:
+    """An objects floor ``body`` that stats the files of each distribution first."""
+    lines = body.splitlines(keepends=True)
+    head = lines.index("    for make, child, triples, parsed, _files in DATA:\n")
+    lines[head] = lines[head].replace("_files", "files")
+    return "".join(lines[: head + 1]) + _body(*FRESH_STATS) + "".join(lines[head + 1 :])
+
+
+#: ``packages_distributions()`` from memory: per distribution, the files the
+#: native code reads for it, its top-level names (in the order the native
+#: code iterates them, in this process) and its ``Name``.
+PACKAGES_SETUP = (
+    """\
+import collections, os
+_dists = list(md.distributions())
+PD = type(_dists[0])
+"""
+    + READS_SETUP
+    + """\
+_declared = getattr(md, '_top_level_declared', None)
+_inferred = getattr(md, '_top_level_inferred', None)
+DATA = []
+for _d in _dists:
+    if type(_d) is not PD:
+        raise SystemExit('fresh floor: not a plain PathDistribution: %r' % (_d,))
+    del _reads[:]
+    if _declared is None:
+        _pkgs = tuple((_d.read_text('top_level.txt') or '').split())
+    else:
+        _pkgs = tuple(_declared(_d) or _inferred(_d))
+    _name = _d.metadata['Name'] if _pkgs else None
+    DATA.append((_read_files(vars(_d)['_path']), _pkgs, _name))
+_unlog_reads()
+del _dists, _d
+stat = os.stat
+"""
+)
+
+FRESH_BODIES = {
+    **{key: _fresh(body) for key, body in OBJECTS_BODIES.items()},
+    "pkg_dists": _body(
+        "out = collections.defaultdict(list)",
+        "for files, pkgs, name in DATA:",
+        *FRESH_STATS,
+        "    for pkg in pkgs:",
+        "        out[pkg].append(name)",
+        "return dict(out)",
+    ),
+}
+
+FRESH_SETUPS = {
+    **{key: OBJECTS_SETUP + "stat = os.stat\n" for key in OBJECTS_BODIES},
+    "pkg_dists": PACKAGES_SETUP,
 }
 
 #: The objects floor child: the imports of the query children (timed apart,
@@ -387,6 +491,20 @@ def objects_code(scenario: Scenario, repeat: int = REPEAT, backport: str = "none
         imports=IMPORTS[backport],
         setup=OBJECTS_SETUP,
         body=OBJECTS_BODIES[scenario.key],
+        repeat=repeat,
+        native=scenario.body,
+        report=REPORT,
+    )
+
+
+def fresh_code(scenario: Scenario, repeat: int = REPEAT, backport: str = "none") -> str:
+    """The fresh floor child of ``scenario`` (a key of ``FRESH_BODIES``)."""
+    return OBJECTS_CHILD.format(
+        providers=PROVIDERS[backport],
+        group=COMMON_GROUP,
+        imports=IMPORTS[backport],
+        setup=FRESH_SETUPS[scenario.key],
+        body=FRESH_BODIES[scenario.key],
         repeat=repeat,
         native=scenario.body,
         report=REPORT,
