@@ -31,9 +31,9 @@ import _envs
 import _scenarios
 from _envs import Env
 
-#: The scenarios with an objects floor (``_scenarios.OBJECTS_BODIES``): the
+#: The scenarios with an objects floor (``_scenarios.OBJECTS_FLOORS``): the
 #: baseline ``objects_<key>`` runs when the scenario does.
-OBJECTS = tuple(_scenarios.OBJECTS_BODIES)
+OBJECTS = tuple(_scenarios.OBJECTS_FLOORS)
 #: The scenarios with a fresh floor (``_scenarios.FRESH_BODIES``): ``fresh_<key>``.
 FRESH = tuple(_scenarios.FRESH_BODIES)
 #: The prefixes of the per-scenario floors' baseline keys.

@@ -272,7 +272,7 @@ def markdown(result: dict[str, Any]) -> str:
                 ]
             )
     if rows:
-        lines += ["## Baselines: the objects floor of the per-distribution loops", ""]
+        lines += ["## Baselines: the objects floor (the answer's objects, no file I/O)", ""]
         lines += _table(
             [
                 "scenario",
@@ -293,7 +293,9 @@ def markdown(result: dict[str, Any]) -> str:
             "everything before the timing: a `PathDistribution` per distribution, "
             "an `EntryPoints` of fresh `EntryPoint` objects for each, and a fresh "
             "copy of the parsed `METADATA` in the provider's `Message` for each "
-            "`d.metadata` (`d.version` read from it). What an exact answer must "
+            "`d.metadata` (`d.version` read from it); for `entry_points(group=...)`, "
+            "a `PathDistribution` per distribution of the answer and a fresh "
+            "`EntryPoint` for each of its entry points. What an exact answer must "
             "build: `off/objects` is the best `off/on` an exact cache could reach, "
             "`on/objects` how far the cache is from it (1.0 would be perfect). Its "
             "first call excludes the imports its setup made (`email.message`, the "

@@ -247,26 +247,13 @@ def _read_files(path):
 """
 
 
-#: The objects floor of the per-distribution loops: what an exact answer must
-#: build, with no file I/O and no check at all. The setup (untimed, cache off)
-#: lists the distributions natively and keeps, per distribution, how to make
-#: its path (the parent's ``_make_child_relpath``, as ``Path.iterdir()`` and the
-#: cache do, where it gives the native path; else ``pathlib.Path(root, child)``),
-#: its entry points as (name, value, group) and, for those the loop matches, the
-#: parsed ``METADATA`` (``PKG-INFO`` for an ``*.egg-info``). The classes are the
-#: native objects' own (the provider's ``PathDistribution``, ``EntryPoints``,
-#: ``EntryPoint`` and ``Message``; with the backport imported, its). Where
-#: ``PathDistribution`` inherits ``DeprecatedNonAbstract`` (3.12+), its
-#: ``__new__`` skips the abstract-method scan for exactly that class, as the
-#: cache's ``_members.fast_new`` does.
-OBJECTS_SETUP = (
-    """\
-import email, functools, os, pathlib
-_dists = list(md.distributions())
-PD = type(_dists[0])
-"""
-    + READS_SETUP
-    + """\
+#: What the objects floors share (``PD`` bound first): ``PathDistribution``
+#: made without the abstract-method scan of ``DeprecatedNonAbstract`` (3.12+)
+#: for exactly that class, as the cache's ``_members.fast_new`` does, and
+#: ``_maker(parent, child, path)``: what makes the path of a child of
+#: ``parent`` as ``Path.iterdir()`` (and the cache) does, where it gives the
+#: native path.
+PATHS_SETUP = """\
 _dna = getattr(sys.modules[PD.__module__], 'DeprecatedNonAbstract', None)
 if _dna is not None and _dna in PD.__mro__:
     _native_new = PD.__new__
@@ -289,6 +276,32 @@ def _maker(parent, child, path):
             make = None
         make = _makers[parent] = make or functools.partial(_PATH, parent)
     return make
+"""
+
+
+#: The objects floor of the per-distribution loops: what an exact answer must
+#: build, with no file I/O and no check at all. The setup (untimed, cache off)
+#: lists the distributions natively and keeps, per distribution, how to make
+#: its path (the parent's ``_make_child_relpath``, as ``Path.iterdir()`` and the
+#: cache do, where it gives the native path; else ``pathlib.Path(root, child)``),
+#: its entry points as (name, value, group) and, for those the loop matches, the
+#: parsed ``METADATA`` (``PKG-INFO`` for an ``*.egg-info``). The classes are the
+#: native objects' own (the provider's ``PathDistribution``, ``EntryPoints``,
+#: ``EntryPoint`` and ``Message``; with the backport imported, its). Where
+#: ``PathDistribution`` inherits ``DeprecatedNonAbstract`` (3.12+), its
+#: ``__new__`` skips the abstract-method scan for exactly that class, as the
+#: cache's ``_members.fast_new`` does.
+OBJECTS_SETUP = (
+    """\
+import email, functools, os, pathlib
+_dists = list(md.distributions())
+PD = type(_dists[0])
+"""
+    + READS_SETUP
+    + """\
+"""
+    + PATHS_SETUP
+    + """\
 DATA = []
 EPS = EP = MSG = None
 for _d in _dists:
@@ -356,6 +369,49 @@ OBJECTS_BODIES = {
         "return sorted(out)",
     ),
 }
+
+#: The objects floor of ``entry_points(group=...)``: its answer rebuilt from
+#: memory alone (a ``PathDistribution`` per distribution in it, a fresh
+#: ``EntryPoint`` ``_for`` it per entry point, in an ``EntryPoints``), from
+#: the native answer taken in the setup.
+GROUP_SETUP = (
+    """\
+import functools, os, pathlib
+_answer = md.entry_points(group=GROUP)
+EPS = type(_answer)
+EP = type(next(iter(_answer)))
+PD = type(next(iter(_answer)).dist)
+"""
+    + PATHS_SETUP
+    + """\
+DATA = []
+for _ep in _answer:
+    _path = vars(_ep.dist).get('_path')
+    if type(_ep.dist) is not PD or type(_path) is not _PATH:
+        raise SystemExit('objects floor: not a plain PathDistribution: %r' % (_ep.dist,))
+    _parent, _child = os.path.split(str(_path))
+    DATA.append((_maker(_parent, _child, _path), _child, _ep.name, _ep.value, _ep.group))
+del _answer, _ep
+"""
+)
+
+GROUP_BODY = _body(
+    "out = []",
+    "dists = {}",
+    "for make, child, name, value, group in DATA:",
+    "    d = dists.get((make, child))",
+    "    if d is None:",
+    "        d = dists[(make, child)] = PD(make(child))",
+    "    out.append(EP(name=name, value=value, group=group)._for(d))",
+    "return EPS(out)",
+)
+
+#: Every objects floor: (setup, body) per scenario key.
+OBJECTS_FLOORS = {
+    **{key: (OBJECTS_SETUP, body) for key, body in OBJECTS_BODIES.items()},
+    "ep_common": (GROUP_SETUP, GROUP_BODY),
+}
+
 
 #: The fresh floor: what an exact answer must at least do to be sure it is
 #: still the answer, with no cache layer of any kind: the objects floor, plus
@@ -484,13 +540,14 @@ def stevedore_code(group: str, repeat: int = REPEAT) -> str:
 
 
 def objects_code(scenario: Scenario, repeat: int = REPEAT, backport: str = "none") -> str:
-    """The objects floor child of ``scenario`` (a key of ``OBJECTS_BODIES``)."""
+    """The objects floor child of ``scenario`` (a key of ``OBJECTS_FLOORS``)."""
+    setup, body = OBJECTS_FLOORS[scenario.key]
     return OBJECTS_CHILD.format(
         providers=PROVIDERS[backport],
         group=COMMON_GROUP,
         imports=IMPORTS[backport],
-        setup=OBJECTS_SETUP,
-        body=OBJECTS_BODIES[scenario.key],
+        setup=setup,
+        body=body,
         repeat=repeat,
         native=scenario.body,
         report=REPORT,
