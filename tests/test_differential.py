@@ -220,6 +220,42 @@ def test_a_read_text_wrapped_on_the_class_is_honoured(
         assert on == [["wrapped"]]
 
 
+def test_a_path_constructor_patched_by_a_program_is_called_for_every_path(
+    site: Path, provider: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A program that validates every path it makes (its own ``Path.__init__``)
+    sees the paths of ``distributions()`` made through it, as natively: the
+    cache's faster making (``Path.iterdir()``'s, and on 3.12 the slots set
+    directly) is used only while the path class's making is ``pathlib``'s own
+    (found by a bug hunt)."""
+    build(site, dist_info("aa", "1.0", entry_points=EPS))
+    build(site, dist_info("Rejected", "1.0"))
+    build(site, dist_info("zz", "1.0"))
+    settle()
+
+    def names() -> list[Any]:
+        return sorted(str(d._path) for d in provider.distributions())
+
+    path_class = type(Path())
+    native = path_class.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if any("Rejected" in str(arg) for arg in args):
+            raise ValueError("rejected path")
+        if native is object.__init__:  # 3.10, 3.11: the arguments are __new__'s
+            native(self)
+        else:
+            native(self, *args, **kwargs)
+
+    # Before this entry's first listing (natively, its paths are made then).
+    monkeypatch.setattr(path_class, "__init__", init)
+    for answer in (names, lambda: uncached(names)):
+        with pytest.raises(ValueError, match="rejected path"):
+            answer()
+    monkeypatch.undo()
+    assert names() == names() == uncached(names)
+
+
 def test_a_read_text_set_on_the_instance_is_honoured(site: Path, provider: Any) -> None:
     """A test suite's pattern: a ``PathDistribution`` (at a path that may not
     exist) whose ``read_text`` is set on the instance; ``dist.entry_points``

@@ -31,6 +31,7 @@ import marshal
 import os
 import pathlib
 import stat as _statmod
+import types
 from typing import Any
 
 from . import _log, _store
@@ -543,7 +544,12 @@ def _making() -> tuple[Any, ...]:
 
 def _child_maker(parent: pathlib.Path, probe: str) -> Any:
     """What ``Path.iterdir()`` makes a child of ``parent`` with, or ``False``;
-    ``probe``: a child to try it on."""
+    ``probe``: a child to try it on. ``False`` (the plain ``Path(root,
+    child)``, as natively) while the path class's making is not ``pathlib``'s
+    own: a program's ``__init__`` (one that validates, or rewrites, each path)
+    is then called for every path, with the native arguments."""
+    if not _own_making(_making()):
+        return False
     make = getattr(parent, "_make_child_relpath", None)
     if make is not None:
         return _set_child_maker(parent, make, probe) or make
@@ -553,6 +559,20 @@ def _child_maker(parent: pathlib.Path, probe: str) -> Any:
     base = str(parent)
     prefix = base if base.endswith("/") else base + "/"
     return lambda child: from_parsed(prefix + child)
+
+
+def _own_making(making: tuple[Any, ...]) -> bool:
+    """Whether each of ``making`` is ``pathlib``'s own (or ``object``'s)."""
+    for found in making:
+        if found is None or found is object.__new__ or found is object.__init__:
+            continue
+        if not (
+            type(found) is types.FunctionType
+            and found.__module__.partition(".")[0] == "pathlib"
+            and not hasattr(found, "__wrapped__")
+        ):
+            return False
+    return True
 
 
 def _set_child_maker(parent: pathlib.Path, native: Any, probe: str) -> Any:
