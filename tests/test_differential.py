@@ -13,7 +13,7 @@ import importlib
 import os
 import shutil
 import sys
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pytest
@@ -220,8 +220,9 @@ def test_a_read_text_wrapped_on_the_class_is_honoured(
         assert on == [["wrapped"]]
 
 
+@pytest.mark.parametrize("patched", ["path class", "PurePath"])
 def test_a_path_constructor_patched_by_a_program_is_called_for_every_path(
-    site: Path, provider: Any, monkeypatch: pytest.MonkeyPatch
+    site: Path, provider: Any, monkeypatch: pytest.MonkeyPatch, patched: str
 ) -> None:
     """A program that validates every path it makes (its own ``Path.__init__``)
     sees the paths of ``distributions()`` made through it, as natively: the
@@ -236,7 +237,7 @@ def test_a_path_constructor_patched_by_a_program_is_called_for_every_path(
     def names() -> list[Any]:
         return sorted(str(d._path) for d in provider.distributions())
 
-    path_class = type(Path())
+    path_class = type(Path()) if patched == "path class" else PurePath
     native = path_class.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:

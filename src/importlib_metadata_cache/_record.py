@@ -532,10 +532,12 @@ def child_path(root: str) -> Any:
 
 def _making() -> tuple[Any, ...]:
     """What a path is made with (compared by identity: no method is called)."""
-    cls = PATH_TYPE
+    cls, pure = PATH_TYPE, pathlib.PurePath
     return (
         cls.__new__,
         cls.__init__,
+        pure.__new__,
+        pure.__init__,
         getattr(cls, "with_segments", None),
         getattr(cls, "_make_child_relpath", None),
         getattr(cls, "_from_parsed_string", None),
