@@ -568,9 +568,11 @@ def _own_making(making: tuple[Any, ...]) -> bool:
     for found in making:
         if found is None or found is object.__new__ or found is object.__init__:
             continue
+        module = getattr(found, "__module__", None)
         if not (
             type(found) is types.FunctionType
-            and found.__module__.partition(".")[0] == "pathlib"
+            and type(module) is str
+            and module.partition(".")[0] == "pathlib"
             and not hasattr(found, "__wrapped__")
         ):
             return False
