@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import venvs
+from importlib_metadata_cache._bench import QUESTIONS
 from venvs import OUR_FILES, Venv, fake_wheel, pip, run
 
 pytestmark = pytest.mark.integration
@@ -671,3 +672,32 @@ def test_sitecustomize_example_activates(venv: Venv) -> None:
         assert run(venv, COUNT_FINDERS).stdout.strip() == "1"
         assert status(venv)["active"] is True
     assert set(venv.our_files()) == set(OUR_FILES)
+
+
+# -------------------------------------------------------------------- bench
+
+
+def test_bench_measures_the_cache_and_says_when_it_is_not_active(
+    venv: Venv, tmp_path: Path
+) -> None:
+    """``bench`` (the README's main job) answers every question with the cache
+    active in its cache-on processes; run where the cache is importable but not
+    installed (no ``.pth``: the source tree on ``PYTHONPATH``), it says so and
+    exits 1 instead of printing ratios of the uncached code against itself; a
+    question that raises there (no such distribution) is reported, not fatal."""
+    proc = run(venv, ["-m", "importlib_metadata_cache", "bench", "--rounds", "1", "--json"])
+    rows = json.loads(proc.stdout[proc.stdout.index("[") :])
+    assert [row["question"] for row in rows] == list(QUESTIONS)
+    assert all(row["active"] is True for row in rows)
+    assert all(row["call_on"][0] > 0 and row["call_off"][0] > 0 for row in rows)
+    assert "warning" not in proc.stdout
+    bare = venvs.create_venv(tmp_path / "bare", with_pip=False)
+    source = str(venvs.REPO_ROOT / "src")
+    args = ["-m", "importlib_metadata_cache", "bench", "--rounds", "1"]
+    proc = run(bare, args, env={"PYTHONPATH": source}, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "warning: the cache was not active" in proc.stdout
+    # An empty environment: the questions about a distribution say why they
+    # were not measured, and bench itself does not fail.
+    assert "version()                    not measured: " in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -48,11 +48,13 @@ for _ in range({repeat} - 1):
     again = {code}
 t3 = time.perf_counter()
 again_s = (t3 - t2) / max({repeat} - 1, 1)
-json.dump({{"import": t1 - t0, "call": t2 - t1, "again": again_s}}, sys.stdout)
+_st = sys.modules.get("importlib_metadata_cache._startup")
+active = _st is not None and _st.is_active()
+json.dump({{"import": t1 - t0, "call": t2 - t1, "again": again_s, "active": active}}, sys.stdout)
 """
 
 
-def _child(code: str, cache: bool, repeat: int) -> dict[str, float]:
+def _child(code: str, cache: bool, repeat: int) -> dict[str, Any]:
     env = dict(os.environ, IMPORTLIB_METADATA_CACHE="1" if cache else "0")
     env.pop("IMPORTLIB_METADATA_CACHE_DEBUG", None)
     script = _CHILD.format(code=code, repeat=repeat)
@@ -63,7 +65,7 @@ def _child(code: str, cache: bool, repeat: int) -> dict[str, float]:
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{proc.stderr}")
-    result: dict[str, float] = json.loads(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
     result["process"] = elapsed
     return result
 
@@ -76,18 +78,20 @@ def _stats(values: Sequence[float]) -> tuple[float, float]:
     return statistics.median(values), q[2] - q[0]
 
 
-def measure(code: str, rounds: int, repeat: int = 2) -> dict[str, dict[str, tuple[float, float]]]:
-    """Alternate cache off / on ``rounds`` times; medians and IQRs per field."""
-    runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+def measure(code: str, rounds: int, repeat: int = 2) -> dict[str, Any]:
+    """Alternate cache off / on ``rounds`` times; medians and IQRs per field,
+    and ``active``: whether the cache was active in every cache-on process."""
+    runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
     _child(code, cache=True, repeat=repeat)  # the cache's records exist from here on
     for _ in range(rounds):
         for cache in (False, True):
             runs[cache].append(_child(code, cache, repeat))
-    out: dict[str, dict[str, tuple[float, float]]] = {}
+    out: dict[str, Any] = {}
     for cache, label in ((False, "off"), (True, "on")):
         out[label] = {
             field: _stats([r[field] for r in runs[cache]]) for field in ("call", "again", "process")
         }
+    out["active"] = all(r.get("active") is True for r in runs[True])
     return out
 
 
@@ -144,7 +148,8 @@ def _wait_until_settled() -> None:
 
 
 def run(rounds: int = 5, questions: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Measure each question on this environment; print a table; return the rows."""
+    """Measure each question on this environment; print a table; return the
+    rows (each with ``active``: the cache was on in its cache-on processes)."""
     _wait_until_settled()
     args = _arguments()
     chosen = list(questions) if questions else list(QUESTIONS)
@@ -159,7 +164,12 @@ def run(rounds: int = 5, questions: Sequence[str] | None = None) -> list[dict[st
     rows = []
     for name in chosen:
         code = QUESTIONS[name].format(arg=args.get(name))
-        result = measure(code, rounds)
+        try:
+            result = measure(code, rounds)
+        except RuntimeError as exc:  # the question raises here (no such distribution, ...)
+            last = str(exc).strip().splitlines()[-1]
+            print(f"{name:28} not measured: {last}")
+            continue
         off, on = result["off"], result["on"]
         row = {
             "question": name,
@@ -170,6 +180,7 @@ def run(rounds: int = 5, questions: Sequence[str] | None = None) -> list[dict[st
             "again_on": on["again"],
             "process_off": off["process"],
             "process_on": on["process"],
+            "active": result["active"],
         }
         rows.append(row)
         ratio = off["call"][0] / on["call"][0] if on["call"][0] else float("inf")
@@ -179,4 +190,11 @@ def run(rounds: int = 5, questions: Sequence[str] | None = None) -> list[dict[st
             f"{_ms(off['again'][0]):>10} {_ms(on['again'][0]):>9} {again:6.1f}x"
         )
     print("(medians; 'repeat' is the same call again in the same process)")
+    if not all(row["active"] for row in rows):
+        print(
+            "warning: the cache was not active in the cache-on processes, so 'on' "
+            "measured the uncached code: is importlib-metadata-cache installed in "
+            "this interpreter's environment (its .pth in site-packages)? "
+            f"`{os.path.basename(sys.executable)} -m importlib_metadata_cache status` says why."
+        )
     return rows

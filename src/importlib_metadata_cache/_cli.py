@@ -7,7 +7,8 @@
   on one.
 * ``warm`` [``--site``] [ENTRY ...]: save records now (image builds, CI).
 * ``clear`` [``--all``] [``--site``]: delete saved records.
-* ``bench`` [``--rounds N``]: time common questions with the cache off and on.
+* ``bench`` [``--rounds N``]: time common questions with the cache off and on;
+  exit 1 if the cache was not active in the cache-on processes.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def _main(argv: list[str] | None) -> int:
         rows = run(rounds=args.rounds)
         if args.json:
             print(json.dumps(rows, indent=2))
-        return 0
+        return 0 if all(row["active"] for row in rows) else 1
     if args.command == "clear":
         from ._warm import clear
 
