@@ -104,6 +104,66 @@ def _arms(
                 yield key, e, arm, arm["summary"]["off"], arm["summary"]["on"]
 
 
+#: What the objects floor is, under its table.
+OBJECTS_CAPTION = (
+    "The objects floor: the loop's answer rebuilt from memory alone (no file "
+    "I/O, no check) in a child with the cache off that listed and parsed "
+    "everything before the timing: a `PathDistribution` per distribution, "
+    "an `EntryPoints` of fresh `EntryPoint` objects for each, and a fresh "
+    "copy of the parsed `METADATA` in the provider's `Message` for each "
+    "`d.metadata` (`d.version` read from it); for `entry_points(group=...)`, "
+    "a `PathDistribution` per distribution of the answer and a fresh "
+    "`EntryPoint` for each of its entry points. What an exact answer must "
+    "build: `off/objects` is the best `off/on` an exact cache could reach, "
+    "`on/objects` how far the cache is from it (1.0 would be perfect). Its "
+    "first call excludes the imports its setup made (`email.message`, the "
+    "provider's `_adapters`), which the loop's first call pays where the "
+    "provider imports them lazily (3.13, the backport)."
+)
+
+#: What the fresh floor is, under its table.
+FRESH_CAPTION = (
+    "The fresh floor: the objects floor (for `packages_distributions()`: "
+    "its dict of lists rebuilt from memory) plus one `stat` of every file "
+    "the native code reads for the answer, logged in the setup (each "
+    "`entry_points.txt`, the `METADATA` of the distributions matched; "
+    "`top_level.txt` and `METADATA`, or `RECORD`, for "
+    "`packages_distributions()`). A file rewritten in place changes "
+    "nothing else on the disk, so a cache that answers exactly after any "
+    "change must at least do this much: `off/fresh` is the best `off/on` "
+    "such a cache could reach (the files' reads and, on 3.12+, the "
+    "existence checks of the files a `RECORD` lists are not counted)."
+)
+
+
+def _floor_section(
+    envs: list[dict[str, Any]], keys: list[str], floor: str, title: str, best: str, caption: str
+) -> list[str]:
+    """The table of each scenario measured against its ``<floor>_<key>``
+    baseline (the objects or the fresh floor), under ``title``; none without one."""
+    rows = []
+    for key, e, arm, off, on in _arms(envs, keys):
+        measured = e["baseline_summary"].get(f"{floor}_{key}")
+        if measured:
+            rows.append(
+                [
+                    arm["title"],
+                    str(e["n"]),
+                    _ms(measured["call"]),
+                    _ms(off["call"]),
+                    _ms(on["call"]),
+                    _ratio(off["call"], measured["call"]),
+                    _ratio(on["call"], measured["call"]),
+                    _ratio(off["call"], on["call"], True),
+                ]
+            )
+    if not rows:
+        return []
+    headers = ["scenario", "N", f"{floor} floor call", "call off", "call on"]
+    headers += [best, f"on/{floor}", "off/on"]
+    return [title, "", *_table(headers, rows), "", caption, ""]
+
+
 def markdown(result: dict[str, Any]) -> str:
     meta = result["meta"]
     envs = sorted(result["envs"], key=lambda e: e["n"])
@@ -255,100 +315,22 @@ def markdown(result: dict[str, Any]) -> str:
         "",
     ]
 
-    rows = []
-    for key, e, arm, off, on in _arms(envs, keys):
-        objects = e["baseline_summary"].get(f"objects_{key}")
-        if objects:
-            rows.append(
-                [
-                    arm["title"],
-                    str(e["n"]),
-                    _ms(objects["call"]),
-                    _ms(off["call"]),
-                    _ms(on["call"]),
-                    _ratio(off["call"], objects["call"]),
-                    _ratio(on["call"], objects["call"]),
-                    _ratio(off["call"], on["call"], True),
-                ]
-            )
-    if rows:
-        lines += ["## Baselines: the objects floor (the answer's objects, no file I/O)", ""]
-        lines += _table(
-            [
-                "scenario",
-                "N",
-                "objects floor call",
-                "call off",
-                "call on",
-                "off/objects (best possible off/on)",
-                "on/objects",
-                "off/on",
-            ],
-            rows,
-        )
-        lines += [
-            "",
-            "The objects floor: the loop's answer rebuilt from memory alone (no file "
-            "I/O, no check) in a child with the cache off that listed and parsed "
-            "everything before the timing: a `PathDistribution` per distribution, "
-            "an `EntryPoints` of fresh `EntryPoint` objects for each, and a fresh "
-            "copy of the parsed `METADATA` in the provider's `Message` for each "
-            "`d.metadata` (`d.version` read from it); for `entry_points(group=...)`, "
-            "a `PathDistribution` per distribution of the answer and a fresh "
-            "`EntryPoint` for each of its entry points. What an exact answer must "
-            "build: `off/objects` is the best `off/on` an exact cache could reach, "
-            "`on/objects` how far the cache is from it (1.0 would be perfect). Its "
-            "first call excludes the imports its setup made (`email.message`, the "
-            "provider's `_adapters`), which the loop's first call pays where the "
-            "provider imports them lazily (3.13, the backport).",
-            "",
-        ]
-
-    rows = []
-    for key, e, arm, off, on in _arms(envs, keys):
-        fresh = e["baseline_summary"].get(f"fresh_{key}")
-        if fresh:
-            rows.append(
-                [
-                    arm["title"],
-                    str(e["n"]),
-                    _ms(fresh["call"]),
-                    _ms(off["call"]),
-                    _ms(on["call"]),
-                    _ratio(off["call"], fresh["call"]),
-                    _ratio(on["call"], fresh["call"]),
-                    _ratio(off["call"], on["call"], True),
-                ]
-            )
-    if rows:
-        lines += ["## Baselines: the fresh floor (objects, and a stat of every file read)", ""]
-        lines += _table(
-            [
-                "scenario",
-                "N",
-                "fresh floor call",
-                "call off",
-                "call on",
-                "off/fresh (best possible off/on, every change seen)",
-                "on/fresh",
-                "off/on",
-            ],
-            rows,
-        )
-        lines += [
-            "",
-            "The fresh floor: the objects floor (for `packages_distributions()`: "
-            "its dict of lists rebuilt from memory) plus one `stat` of every file "
-            "the native code reads for the answer, logged in the setup (each "
-            "`entry_points.txt`, the `METADATA` of the distributions matched; "
-            "`top_level.txt` and `METADATA`, or `RECORD`, for "
-            "`packages_distributions()`). A file rewritten in place changes "
-            "nothing else on the disk, so a cache that answers exactly after any "
-            "change must at least do this much: `off/fresh` is the best `off/on` "
-            "such a cache could reach (the files' reads and, on 3.12+, the "
-            "existence checks of the files a `RECORD` lists are not counted).",
-            "",
-        ]
+    lines += _floor_section(
+        envs,
+        keys,
+        "objects",
+        "## Baselines: the objects floor (the answer's objects, no file I/O)",
+        "off/objects (best possible off/on)",
+        OBJECTS_CAPTION,
+    )
+    lines += _floor_section(
+        envs,
+        keys,
+        "fresh",
+        "## Baselines: the fresh floor (objects, and a stat of every file read)",
+        "off/fresh (best possible off/on, every change seen)",
+        FRESH_CAPTION,
+    )
 
     if any(e.get("after_install") for e in envs):
         title = next(e["after_install"]["title"] for e in envs if e.get("after_install"))
